@@ -1,0 +1,7 @@
+"""`python -m automation`."""
+
+from __future__ import annotations
+
+from automation.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,164 @@
+"""One exception tree for the service.
+
+    AutomationError
+    ├── SettingsError(ValueError)      invalid or missing settings (CLI exit 2)
+    ├── FeedError                      a feed could not be fetched or parsed (names the URL)
+    ├── TemplateError                  the Word or email template cannot be rendered
+    ├── AuthError                      no token could be obtained (msal error code, never the secret)
+    ├── ItemError                      one publication failed; carries the key and field
+    └── GraphError                     Graph answered with an error or could not be reached
+        ├── GraphTransportError        connection/timeout; no HTTP status
+        └── GraphHTTPError             an HTTP error status; carries status, code, request-id
+            ├── BadRequestError        400
+            ├── UnauthorizedError      401
+            ├── ForbiddenError         403
+            ├── NotFoundError          404
+            ├── ConflictError          409 (e.g. nameAlreadyExists, unique value)
+            ├── GoneError              410 (delta token expired; ``location`` holds the resync link)
+            ├── PreconditionFailedError 412 (stale etag)
+            ├── ThrottledError         429 after the retry budget was spent
+            └── ServerError            5xx after the retry budget was spent
+
+Every GraphError carries the HTTP method and URL (without query secrets) so a log line
+or a CLI message names the call that failed.
+"""
+
+from __future__ import annotations
+
+
+class AutomationError(Exception):
+    """Base class of every error the service raises on purpose."""
+
+
+class SettingsError(AutomationError, ValueError):
+    """Settings are invalid; ``problems`` has one line per problem naming the setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems) or "invalid settings")
+
+
+class FeedError(AutomationError):
+    """A feed could not be fetched or parsed."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"feed {url}: {reason}")
+
+
+class TemplateError(AutomationError):
+    """A template (Word or email) could not be rendered."""
+
+
+class AuthError(AutomationError):
+    """No access token could be obtained."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class ItemError(AutomationError):
+    """One publication could not be processed; the rest of the run goes on."""
+
+    def __init__(self, key: str, field: str, reason: str) -> None:
+        self.key = key
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{key}: {field}: {reason}")
+
+
+class GraphError(AutomationError):
+    """Graph could not be reached or answered with an error."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class GraphTransportError(GraphError):
+    """The request did not get an HTTP answer (connection refused, timeout, TLS)."""
+
+
+class GraphHTTPError(GraphError):
+    """Graph answered with an error status."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str,
+        method: str,
+        url: str,
+        retry_after: float | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.graph_message = message
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.location = location
+        text = f"{method} {url} -> {status} {code}: {message} (request-id {request_id or '-'})"
+        super().__init__(text, method=method, url=url)
+
+
+class BadRequestError(GraphHTTPError):
+    """400."""
+
+
+class UnauthorizedError(GraphHTTPError):
+    """401."""
+
+
+class ForbiddenError(GraphHTTPError):
+    """403."""
+
+
+class NotFoundError(GraphHTTPError):
+    """404."""
+
+
+class ConflictError(GraphHTTPError):
+    """409."""
+
+
+class GoneError(GraphHTTPError):
+    """410; ``location`` holds the fresh enumeration link when Graph gave one."""
+
+
+class PreconditionFailedError(GraphHTTPError):
+    """412: the etag sent with If-Match is stale."""
+
+
+class ThrottledError(GraphHTTPError):
+    """429 after the retry budget was spent."""
+
+
+class ServerError(GraphHTTPError):
+    """5xx after the retry budget was spent."""
+
+
+_BY_STATUS: dict[int, type[GraphHTTPError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: GoneError,
+    412: PreconditionFailedError,
+    429: ThrottledError,
+}
+
+
+def http_error_class(status: int) -> type[GraphHTTPError]:
+    """The exception class for an HTTP error status."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServerError
+    return GraphHTTPError
