@@ -1,0 +1,155 @@
+"""Command line: ``automation <command>`` (DESIGN.md §4.1).
+
+Exit codes: 0 success, 1 a run finished with item-level failures, 2 configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from automation.errors import AutomationError, SettingsError
+
+EXIT_OK = 0
+EXIT_ITEM_FAILURES = 1
+EXIT_CONFIG = 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (every command accepts --config)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML settings file")
+    parser = argparse.ArgumentParser(
+        prog="automation",
+        description="Section 55 response service: HMICFRS reports to SharePoint, Word, Planner.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    sub.add_parser("run", parents=[common], help="the scheduled service, until stopped")
+    once = sub.add_parser("once", parents=[common], help="one intake + follow-up + reminders pass")
+    once.add_argument("--as-of", type=_date, help="treat this date as today (YYYY-MM-DD)")
+    once.add_argument(
+        "--dry-run", action="store_true", help="write nothing; print what would be done"
+    )
+    sub.add_parser("provision", parents=[common], help="create or upgrade the tracker list etc.")
+    sub.add_parser("doctor", parents=[common], help="check settings, token and every resource")
+    status = sub.add_parser("status", parents=[common], help="open responses and their deadlines")
+    status.add_argument("--as-of", type=_date)
+    status.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    backfill = sub.add_parser("backfill", parents=[common], help="file older publications")
+    backfill.add_argument("--since", type=_date, required=True)
+    backfill.add_argument("--as-of", type=_date)
+    sandbox = sub.add_parser("sandbox", parents=[common], help="serve the local M365 sandbox")
+    sandbox.add_argument("--port", type=int, default=0)
+    sandbox.add_argument("--data", type=Path, help="persist the tenant in this directory")
+    sandbox.add_argument("--feed", type=Path, help="serve this file at /feed/")
+    sandbox.add_argument("--faults", help="JSON fault plan, e.g. '{\"latency_ms\": 50}'")
+    demo = sub.add_parser("demo", parents=[common], help="the whole workflow on the sandbox")
+    demo.add_argument("--output", type=Path, default=Path("demo-output"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "sandbox":
+            return _sandbox(args)
+        if args.command == "demo":
+            from automation.demo import run_demo
+
+            return run_demo(args.output)
+        return _service_command(args)
+    except SettingsError as exc:
+        for _line in exc.problems:
+            pass
+        return EXIT_CONFIG
+    except AutomationError:
+        return EXIT_ITEM_FAILURES
+    except KeyboardInterrupt:
+        return 130
+
+
+def _service_command(args: argparse.Namespace) -> int:
+    from automation import commands
+    from automation.settings import load_settings
+
+    settings = load_settings(args.config)
+    from automation import logsetup
+
+    logsetup.configure(settings.log_level, settings.log_format)
+    if settings.client_secret is not None:
+        logsetup.register_secret(settings.client_secret.get_secret_value())
+    if args.command == "run":
+        return commands.run_service(settings)
+    if args.command == "once":
+        return commands.once(settings, as_of=args.as_of, dry_run=args.dry_run)
+    if args.command == "provision":
+        return commands.provision(settings)
+    if args.command == "doctor":
+        return commands.doctor(settings)
+    if args.command == "status":
+        return commands.status(settings, as_of=args.as_of, fmt=args.format)
+    if args.command == "backfill":
+        return commands.backfill(settings, since=args.since, as_of=args.as_of)
+    raise SettingsError([f"unknown command {args.command}"])
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from automation.sandbox.server import Sandbox, dump_ready_line
+    from automation.sandbox.tenant_config import write_config
+
+    faults: dict[str, Any] | None = None
+    if args.faults:
+        try:
+            faults = json.loads(args.faults)
+        except ValueError as exc:
+            raise SettingsError([f"--faults: not JSON: {exc}"]) from None
+    data = args.data.resolve() if args.data else None
+    sandbox = Sandbox(data_dir=data, port=args.port, faults=faults)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sandbox.start()
+    try:
+        if args.feed:
+            sandbox.set_page("/feed/", args.feed.read_bytes())
+        else:
+            sandbox.set_page("/feed/", EMPTY_FEED.encode())
+        info = sandbox.info()
+        config = write_config(
+            sandbox.workdir / "automation.toml",
+            info,
+            state_dir=sandbox.workdir / "service-state",
+        )
+        info["config"] = str(config.resolve())
+        sys.stdout.write(dump_ready_line(info) + "\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+    return EXIT_OK
+
+
+EMPTY_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>HMICFRS (sandbox)</title>
+<link>https://hmicfrs.justiceinspectorates.gov.uk/</link>
+<description>Empty sandbox feed</description></channel></rss>
+"""

@@ -1,0 +1,126 @@
+"""The service's commands (what ``automation <command>`` runs), returning exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from automation.app import App
+from automation.errors import AutomationError, SettingsError
+from automation.jobs.intake import Intake
+from automation.jobs.report import RunReport
+from automation.provision import provision as provision_tenant
+from automation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+EXIT_OK = 0
+EXIT_ITEM_FAILURES = 1
+EXIT_CONFIG = 2
+
+
+def london_today() -> dt.date:
+    """Today's date in Europe/London."""
+    return dt.datetime.now(LONDON).date()
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def run_pass(
+    app: App,
+    *,
+    today: dt.date,
+    dry_run: bool = False,
+    since: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunReport:
+    """One intake + follow-up + reminders pass; item failures are in the report."""
+    report = RunReport(dry_run=dry_run)
+    intake = Intake(app, report, today=today)
+    intake.run(since=since)
+    try:
+        from automation.jobs import followup
+    except ImportError:  # pragma: no cover - arrives with the follow-up work
+        return report
+    followup.run(app, report, today=today, intake=intake)
+    return report
+
+
+def _finish(report: RunReport) -> int:
+    for line in report.actions:
+        _out(line)
+    if report.failures:
+        _out(f"{len(report.failures)} item(s) failed (retried next run):")
+        for line in report.failures:
+            _out(f"  {line}")
+        return EXIT_ITEM_FAILURES
+    return EXIT_OK
+
+
+def once(settings: Settings, *, as_of: dt.date | None = None, dry_run: bool = False) -> int:
+    """One pass, then exit."""
+    app = App(settings)
+    try:
+        report = run_pass(app, today=as_of or london_today(), dry_run=dry_run)
+    except SettingsError:
+        raise
+    except AutomationError as exc:
+        log.error("run failed: %s", exc)
+        _out(f"error: {exc}")
+        return EXIT_ITEM_FAILURES
+    return _finish(report)
+
+
+def backfill(settings: Settings, *, since: dt.date, as_of: dt.date | None = None) -> int:
+    """File publications published on or after ``since`` (idempotent)."""
+    app = App(settings)
+    report = RunReport()
+    intake = Intake(app, report, today=as_of or london_today())
+    intake.run(since=since)
+    _out(
+        f"backfill since {since.isoformat()}: {len(report.filed)} filed, "
+        f"{len(report.failures)} failed"
+    )
+    return _finish(report)
+
+
+def provision(settings: Settings) -> int:
+    """Create or upgrade the tracker list, folder and buckets."""
+    app = App(settings)
+    result = provision_tenant(app)
+    for line in result.created:
+        _out(f"created  {line}")
+    for line in result.present:
+        _out(f"present  {line}")
+    for line in result.problems:
+        _out(f"PROBLEM  {line}")
+    if not result.created:
+        _out("nothing to change")
+    return EXIT_ITEM_FAILURES if result.problems else EXIT_OK
+
+
+def doctor(settings: Settings) -> int:
+    """Check settings, token and every resource (see automation.doctor)."""
+    from automation.doctor import run_doctor
+
+    return run_doctor(settings)
+
+
+def status(settings: Settings, *, as_of: dt.date | None, fmt: str) -> int:
+    """Open responses (see automation.status)."""
+    from automation.status import run_status
+
+    return run_status(settings, as_of=as_of or london_today(), fmt=fmt)
+
+
+def run_service(settings: Settings) -> int:
+    """The scheduled service."""
+    from automation.scheduling import run_scheduled
+
+    return run_scheduled(settings)

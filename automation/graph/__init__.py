@@ -1,0 +1,36 @@
+"""Microsoft Graph: the HTTP client (the only module that speaks HTTP to Graph), msal
+tokens, and thin adapters for SharePoint, drives, Planner, mail and users."""
+
+from __future__ import annotations
+
+from automation.graph.auth import (
+    CertificateCredential,
+    MsalTokenProvider,
+    SecretCredential,
+    TokenProvider,
+    load_certificate_credential,
+)
+from automation.graph.client import (
+    BatchRequest,
+    BatchResponse,
+    GraphClient,
+    GraphResponse,
+    RequestsTransport,
+    RetryPolicy,
+    Transport,
+)
+
+__all__ = [
+    "BatchRequest",
+    "BatchResponse",
+    "CertificateCredential",
+    "GraphClient",
+    "GraphResponse",
+    "MsalTokenProvider",
+    "RequestsTransport",
+    "RetryPolicy",
+    "SecretCredential",
+    "TokenProvider",
+    "Transport",
+    "load_certificate_credential",
+]

@@ -1,0 +1,260 @@
+"""Planner buckets, tasks and task details through Graph (app-only)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from automation.graph.client import BatchRequest, BatchResponse, GraphClient
+
+__all__ = [
+    "Planner",
+    "TaskSpec",
+    "checklist_id",
+    "encode_reference_key",
+    "task_batch_requests",
+    "task_body",
+    "update_task_request",
+]
+
+ORDER_FIRST = " !"  # "before nothing, after nothing": the service picks its own hint
+RETURN_REPRESENTATION = "return=representation"
+# Namespace for checklist item ids, so the same (key, n) always gives the same GUID.
+_CHECKLIST_NAMESPACE = uuid.UUID("6f1c2a7e-3b55-4c1d-9a55-5ec7105e0055")
+_REFERENCE_TYPES = {
+    ".doc": "Word",
+    ".docx": "Word",
+    ".xls": "Excel",
+    ".xlsx": "Excel",
+    ".ppt": "PowerPoint",
+    ".pptx": "PowerPoint",
+    ".pdf": "Pdf",
+}
+
+
+def checklist_id(key: str, n: int) -> str:
+    """A deterministic GUID for checklist item ``n`` of ``key`` (re-sent patches are idempotent)."""
+    return str(uuid.uuid5(_CHECKLIST_NAMESPACE, f"{key}#{n}"))
+
+
+def encode_reference_key(url: str) -> str:
+    """A URL as a Planner reference key: ``% . : @ #`` percent-encoded (``%`` first)."""
+    return (
+        url.replace("%", "%25")
+        .replace(".", "%2E")
+        .replace(":", "%3A")
+        .replace("@", "%40")
+        .replace("#", "%23")
+    )
+
+
+def _reference_type(url: str) -> str:
+    path = urlsplit(url).path.lower()
+    for suffix, kind in _REFERENCE_TYPES.items():
+        if path.endswith(suffix):
+            return kind
+    return "Other"
+
+
+def _utc(moment: datetime | None, name: str) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSpec:
+    """What a new Planner task should look like."""
+
+    plan_id: str
+    bucket_id: str
+    title: str
+    assignee_ids: Sequence[str] = ()
+    due: datetime | None = None
+    start: datetime | None = None
+
+
+def task_body(spec: TaskSpec) -> dict[str, Any]:
+    """The ``POST /planner/tasks`` body for a task."""
+    if not spec.title.strip():
+        raise ValueError("a Planner task needs a title")
+    body: dict[str, Any] = {
+        "planId": spec.plan_id,
+        "bucketId": spec.bucket_id,
+        "title": spec.title,
+        "assignments": {
+            user_id: {"@odata.type": "#microsoft.graph.plannerAssignment", "orderHint": ORDER_FIRST}
+            for user_id in spec.assignee_ids
+        },
+    }
+    due = _utc(spec.due, "due")
+    start = _utc(spec.start, "start")
+    if due is not None:
+        body["dueDateTime"] = due
+    if start is not None:
+        body["startDateTime"] = start
+    return body
+
+
+def task_batch_requests(tasks: Mapping[str, TaskSpec]) -> list[BatchRequest]:
+    """``$batch`` requests creating these tasks, with the mapping's keys as request ids."""
+    return [
+        BatchRequest(id=rid, method="POST", url="/planner/tasks", body=task_body(spec))
+        for rid, spec in tasks.items()
+    ]
+
+
+def update_task_request(
+    request_id: str, task_id: str, etag: str, changes: Mapping[str, Any]
+) -> BatchRequest:
+    """A ``$batch`` request patching a task (If-Match, full representation back)."""
+    return BatchRequest(
+        id=request_id,
+        method="PATCH",
+        url=f"/planner/tasks/{quote(task_id, safe='')}",
+        body=dict(changes),
+        headers={"If-Match": etag, "Prefer": RETURN_REPRESENTATION},
+    )
+
+
+class Planner:
+    """Buckets, tasks and task details of plans."""
+
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+
+    def list_buckets(self, plan_id: str) -> list[dict[str, Any]]:
+        """The plan's buckets."""
+        return list(self._client.paged(f"/planner/plans/{quote(plan_id, safe='')}/buckets"))
+
+    def create_bucket(self, plan_id: str, name: str) -> dict[str, Any]:
+        """Create a bucket at the start of the plan's board."""
+        result: dict[str, Any] = self._client.request(
+            "POST",
+            "/planner/buckets",
+            json={"name": name, "planId": plan_id, "orderHint": ORDER_FIRST},
+        ).json()
+        return result
+
+    def list_tasks(self, plan_id: str) -> list[dict[str, Any]]:
+        """Every task of the plan (all pages)."""
+        return list(self._client.paged(f"/planner/plans/{quote(plan_id, safe='')}/tasks"))
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        """One task (with its ``@odata.etag``)."""
+        result: dict[str, Any] = self._client.get_json(f"/planner/tasks/{quote(task_id, safe='')}")
+        return result
+
+    def create_task(
+        self,
+        *,
+        plan_id: str,
+        bucket_id: str,
+        title: str,
+        assignee_ids: Sequence[str],
+        due: datetime | None,
+        start: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Create a task; ``due``/``start`` must be timezone-aware."""
+        spec = TaskSpec(
+            plan_id=plan_id,
+            bucket_id=bucket_id,
+            title=title,
+            assignee_ids=tuple(assignee_ids),
+            due=due,
+            start=start,
+        )
+        result: dict[str, Any] = self._client.request(
+            "POST", "/planner/tasks", json=task_body(spec)
+        ).json()
+        return result
+
+    def create_tasks(self, tasks: Mapping[str, TaskSpec]) -> dict[str, BatchResponse]:
+        """Create several tasks through ``$batch``; inner errors are returned, not raised."""
+        return self._client.batch(task_batch_requests(tasks))
+
+    def update_task(
+        self, task_id: str, etag: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Patch a task; returns the task when Graph sends it (200), ``None`` on 204.
+
+        Raises:
+            PreconditionFailedError: the etag is stale (read the task again).
+            ConflictError: the change conflicts with a newer one.
+        """
+        response = self._client.request(
+            "PATCH",
+            f"/planner/tasks/{quote(task_id, safe='')}",
+            json=dict(changes),
+            headers={"If-Match": etag, "Prefer": RETURN_REPRESENTATION},
+        )
+        if response.status == 204 or not response.body:
+            return None
+        result: dict[str, Any] = response.json()
+        return result
+
+    def get_details(self, task_id: str) -> dict[str, Any]:
+        """The task's details (description, checklist, references) with their own etag."""
+        result: dict[str, Any] = self._client.get_json(
+            f"/planner/tasks/{quote(task_id, safe='')}/details"
+        )
+        return result
+
+    def update_details(
+        self,
+        task_id: str,
+        etag: str,
+        *,
+        description: str | None = None,
+        checklist: Mapping[str, str] | None = None,
+        references: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Patch task details with the **details** etag.
+
+        Args:
+            checklist: checklist item id (a GUID, see :func:`checklist_id`) -> title;
+                items are added unchecked.
+            references: URL -> alias; keys are encoded as Planner requires.
+
+        Returns:
+            The details when Graph sends them (200), ``None`` on 204.
+        """
+        body: dict[str, Any] = {}
+        if description is not None:
+            body["description"] = description
+        if checklist:
+            body["checklist"] = {
+                item_id: {
+                    "@odata.type": "microsoft.graph.plannerChecklistItem",
+                    "title": title,
+                    "isChecked": False,
+                }
+                for item_id, title in checklist.items()
+            }
+        if references:
+            body["references"] = {
+                encode_reference_key(url): {
+                    "@odata.type": "microsoft.graph.plannerExternalReference",
+                    "alias": alias,
+                    "type": _reference_type(url),
+                }
+                for url, alias in references.items()
+            }
+        if not body:
+            raise ValueError("nothing to update")
+        response = self._client.request(
+            "PATCH",
+            f"/planner/tasks/{quote(task_id, safe='')}/details",
+            json=body,
+            headers={"If-Match": etag, "Prefer": RETURN_REPRESENTATION},
+        )
+        if response.status == 204 or not response.body:
+            return None
+        result: dict[str, Any] = response.json()
+        return result

@@ -1,0 +1,214 @@
+"""SharePoint sites, lists and list items through Graph.
+
+List versioning settings have no Graph v1.0 call, so they are not managed here (set them
+once in the list's settings page or with SharePoint admin tooling).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from automation.errors import GraphError
+from automation.graph.client import GraphClient
+
+__all__ = ["NON_INDEXED_PREFER", "DeltaPage", "SharePoint", "from_sp_date", "to_sp_date"]
+
+LONDON = ZoneInfo("Europe/London")
+NON_INDEXED_PREFER = "HonorNonIndexedQueriesWarningMayFailRandomly"
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$")
+
+
+def to_sp_date(d: date) -> str:
+    """A date-only column value: midnight Europe/London of ``d`` as UTC ISO 8601 (``Z``)."""
+    local_midnight = datetime.combine(d, time(0, 0), tzinfo=LONDON)
+    return local_midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_sp_date(s: str) -> date:
+    """The Europe/London calendar date of a date/time column value Graph returned."""
+    text = s.strip()
+    if len(text) == 10:  # a bare YYYY-MM-DD
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LONDON).date()
+
+
+def odata_quote(value: str) -> str:
+    """A string literal for ``$filter`` (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (ids contain commas, names contain spaces)."""
+    return quote(value, safe=",")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeltaPage:
+    """The changes since a delta link, and the link to ask for the next changes."""
+
+    items: list[dict[str, Any]]
+    delta_link: str
+
+
+class SharePoint:
+    """Sites, lists and list items."""
+
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+
+    # ------------------------------------------------------------------ sites and lists
+
+    def site_by_path(self, hostname: str, path: str) -> dict[str, Any]:
+        """The site at ``https://{hostname}/{path}`` (e.g. ``/sites/OPCC``)."""
+        relative = "/".join(quote(p) for p in path.strip("/").split("/") if p)
+        result: dict[str, Any] = self._client.get_json(f"/sites/{_seg(hostname)}:/{relative}")
+        return result
+
+    def get_list(self, site_id: str, name_or_id: str) -> dict[str, Any] | None:
+        """The list with this id, display name or URL name (case-insensitive), or ``None``."""
+        base = f"/sites/{_seg(site_id)}/lists"
+        if _GUID.match(name_or_id):
+            response = self._client.request(
+                "GET", f"{base}/{_seg(name_or_id.strip('{}'))}", ok={404}
+            )
+            if response.status != 404:
+                found: dict[str, Any] = response.json()
+                return found
+        wanted = name_or_id.casefold()
+        for lst in self._client.paged(base):
+            if wanted in (
+                str(lst.get("displayName", "")).casefold(),
+                str(lst.get("name", "")).casefold(),
+            ):
+                return lst
+        return None
+
+    def create_list(
+        self, site_id: str, display_name: str, columns: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Create a generic list with these column definitions."""
+        body = {
+            "displayName": display_name,
+            "columns": columns,
+            "list": {"template": "genericList"},
+        }
+        result: dict[str, Any] = self._client.request(
+            "POST", f"/sites/{_seg(site_id)}/lists", json=body
+        ).json()
+        return result
+
+    def list_columns(self, site_id: str, list_id: str) -> list[dict[str, Any]]:
+        """The list's column definitions."""
+        return list(self._client.paged(f"/sites/{_seg(site_id)}/lists/{_seg(list_id)}/columns"))
+
+    def add_column(self, site_id: str, list_id: str, column: dict[str, Any]) -> dict[str, Any]:
+        """Add one column definition to a list."""
+        result: dict[str, Any] = self._client.request(
+            "POST", f"/sites/{_seg(site_id)}/lists/{_seg(list_id)}/columns", json=column
+        ).json()
+        return result
+
+    # ------------------------------------------------------------------ items
+
+    def _items(self, site_id: str, list_id: str) -> str:
+        return f"/sites/{_seg(site_id)}/lists/{_seg(list_id)}/items"
+
+    def find_items(
+        self, site_id: str, list_id: str, field: str, value: str
+    ) -> list[dict[str, Any]]:
+        """Items whose column ``field`` equals ``value`` (with their ``fields``)."""
+        if not _FIELD_NAME.match(field):
+            raise ValueError(f"not a column name: {field!r}")
+        return list(
+            self.list_items(site_id, list_id, filter=f"fields/{field} eq {odata_quote(value)}")
+        )
+
+    def list_items(
+        self, site_id: str, list_id: str, *, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """All items (with ``fields``), optionally filtered by an OData ``$filter``."""
+        params = {"$expand": "fields"}
+        headers: dict[str, str] = {}
+        if filter:
+            params["$filter"] = filter
+            headers["Prefer"] = NON_INDEXED_PREFER
+        return self._client.paged(self._items(site_id, list_id), params=params, headers=headers)
+
+    def get_item(self, site_id: str, list_id: str, item_id: str) -> dict[str, Any]:
+        """One item with its ``fields``."""
+        result: dict[str, Any] = self._client.get_json(
+            f"{self._items(site_id, list_id)}/{_seg(item_id)}", params={"$expand": "fields"}
+        )
+        return result
+
+    def create_item(self, site_id: str, list_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Create an item; returns the listItem (``id``, ``fields``, ``eTag`` ...)."""
+        result: dict[str, Any] = self._client.request(
+            "POST", self._items(site_id, list_id), json={"fields": dict(fields)}
+        ).json()
+        return result
+
+    def update_fields(
+        self,
+        site_id: str,
+        list_id: str,
+        item_id: str,
+        fields: Mapping[str, Any],
+        *,
+        etag: str | None = None,
+    ) -> dict[str, Any]:
+        """Change some columns; returns the whole fieldValueSet.
+
+        Raises:
+            PreconditionFailedError: ``etag`` was given and the item changed since.
+        """
+        headers = {"If-Match": etag} if etag else None
+        result: dict[str, Any] = self._client.request(
+            "PATCH",
+            f"{self._items(site_id, list_id)}/{_seg(item_id)}/fields",
+            json=dict(fields),
+            headers=headers,
+            # Setting values is repeatable; with an etag a repeat would only see 412.
+            idempotent=etag is None,
+        ).json()
+        return result
+
+    def delta(
+        self, site_id: str, list_id: str, link: str | None, *, latest: bool = False
+    ) -> DeltaPage:
+        """Changes since ``link`` (a stored deltaLink), or a full enumeration when ``None``.
+
+        ``latest=True`` without a link skips the enumeration and only returns a link to
+        track from now on. Items are the latest state per id (an item changed twice shows
+        once, in its last position). Deleted items carry a ``deleted`` facet.
+
+        Raises:
+            GoneError: the link expired; ``.location`` holds a fresh enumeration link.
+        """
+        if link:
+            pages = self._client.pages(link)
+        else:
+            params = {"$expand": "fields"}
+            if latest:
+                params["token"] = "latest"
+            pages = self._client.pages(f"{self._items(site_id, list_id)}/delta", params=params)
+        latest_by_id: dict[str, dict[str, Any]] = {}
+        for page in pages:
+            for item in page.get("value", []):
+                key = str(item.get("id"))
+                latest_by_id.pop(key, None)
+                latest_by_id[key] = item
+            delta_link = page.get("@odata.deltaLink")
+            if isinstance(delta_link, str) and delta_link:
+                return DeltaPage(items=list(latest_by_id.values()), delta_link=delta_link)
+        raise GraphError("delta ended without an @odata.deltaLink", method="GET", url=link or "")

@@ -1,0 +1,411 @@
+"""Follow-up: approvals, circulation (exactly-once mail) and publication.
+
+Change detection reads the tracker list's delta (the stored delta link; a 410 falls back
+to a full enumeration, which repeats no side effect because every step is recorded on the
+item) and the plan's tasks (approval and publish tasks completed in Planner).
+
+Circulation of an approved response, step by step, each recorded on the item:
+
+1. ApprovedBy / ApprovedOn / Status "Approved";
+2. the current draft from the library, converted to PDF by Graph;
+3. per recipient group: look for the message's idempotency key in Sent Items, send only if
+   it is not there, then record the send (``S55Mail``) and tick the group's column;
+4. Status "Circulated" and the approval task completed.
+
+A crash between a send and its record is healed by step 3's Sent Items check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from automation.app import App
+from automation.documents import format_long_date
+from automation.errors import AutomationError, GoneError, ItemError
+from automation.graph.client import BatchRequest
+from automation.graph.mail import Attachment
+from automation.jobs.intake import Intake
+from automation.jobs.report import RunReport
+from automation.mailrender import MailRenderer
+from automation.tracker import TrackerRecord, datetime_field, dump_json
+
+log = logging.getLogger(__name__)
+
+MARKER = re.compile(r"^\[S55-(\d+)\]")
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A recipient group of the circulation."""
+
+    name: str
+    template: str
+    column: str
+    with_docx: bool = False
+
+
+GROUPS: tuple[Group, ...] = (
+    Group("chief_constable", "circulation_chief_constable", "ForwardedToChiefConstable"),
+    Group("panel", "circulation_panel", "ForwardedToPanel"),
+    Group("website", "circulation_website", "", with_docx=True),
+    Group("hmicfrs", "circulation_hmicfrs", "ForwardedToHMICFRS"),
+)
+DONE_STATUSES = frozenset({"Circulated", "Published", "Closed", "Not required"})
+
+
+def mail_key(record: TrackerRecord, group: str) -> str:
+    """The idempotency key of one circulation email (stable for the item and group)."""
+    digest = hashlib.sha256(record.key.encode("utf-8")).hexdigest()[:16]
+    return f"s55-circulation-{digest}-{record.item_id}-{group}"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """Who approved, and when."""
+
+    by: str
+    on: str
+
+
+def _person(identity: dict[str, Any]) -> str:
+    user = identity.get("user") if isinstance(identity, dict) else None
+    if not isinstance(user, dict):
+        return ""
+    name = str(user.get("displayName") or "").strip()
+    email = str(user.get("email") or "").strip()
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email
+
+
+class FollowUp:
+    """One follow-up pass."""
+
+    def __init__(self, app: App, report: RunReport, *, today: dt.date, intake: Intake) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.report = report
+        self.today = today
+        self.intake = intake
+        self.dry_run = report.dry_run
+        self._renderer: MailRenderer | None = None
+
+    @property
+    def renderer(self) -> MailRenderer:
+        """Email templates (loaded on first use)."""
+        if self._renderer is None:
+            self._renderer = MailRenderer(self.settings.templates_dir / "email")
+        return self._renderer
+
+    # -- change detection ----------------------------------------------------------------------
+    def read_changes(self) -> tuple[list[TrackerRecord], str]:
+        """Changed items since the stored delta link, and the new link."""
+        ws = self.app.resolve()
+        links = self.app.state.section("delta")
+        link = links.get(ws.list_id) or None
+        try:
+            page = self.app.sharepoint.delta(ws.site_id, ws.list_id, link)
+        except GoneError:
+            log.warning("tracker delta link expired; reading the whole list again")
+            page = self.app.sharepoint.delta(ws.site_id, ws.list_id, None)
+        records = []
+        missing_fields = []
+        for item in page.items:
+            if item.get("deleted"):
+                continue
+            if "fields" not in item:
+                missing_fields.append(str(item.get("id")))
+                continue
+            records.append(TrackerRecord.from_item(item))
+        records.extend(self.get_records(missing_fields))
+        return records, page.delta_link
+
+    def get_records(self, item_ids: Sequence[str]) -> list[TrackerRecord]:
+        """Items by id (one ``$batch`` round trip per 20)."""
+        if not item_ids:
+            return []
+        ws = self.app.workspace
+        answers = self.app.client.batch(
+            [
+                BatchRequest(
+                    id=str(n),
+                    method="GET",
+                    url=f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{item_id}?$expand=fields",
+                )
+                for n, item_id in enumerate(item_ids)
+            ]
+        )
+        out = []
+        for n in range(len(item_ids)):
+            answer = answers[str(n)]
+            if answer.status == 404:
+                continue
+            answer.raise_for_status("GET", "/items/{id}")
+            if isinstance(answer.body, dict):
+                out.append(TrackerRecord.from_item(answer.body))
+        return out
+
+    def completed_tasks(self) -> dict[str, dict[str, Any]]:
+        """Completed approval/publish tasks by task id, from one read of the plan."""
+        roles = {stage.key: stage.role for stage in self.settings.stages}
+        out: dict[str, dict[str, Any]] = {}
+        for task in self.app.planner.list_tasks(self.app.resolve().plan_id):
+            if int(task.get("percentComplete") or 0) < 100:
+                continue
+            found = MARKER.match(str(task.get("title", "")))
+            if not found:
+                continue
+            stage_key = next(
+                (
+                    key
+                    for key, stage in ((s.key, s) for s in self.settings.stages)
+                    if str(task.get("title", "")).startswith(
+                        f"[S55-{found.group(1)}] {stage.title}"
+                    )
+                ),
+                "",
+            )
+            if roles.get(stage_key) in ("approval", "publish"):
+                out[str(task["id"])] = {
+                    "item_id": found.group(1),
+                    "role": roles[stage_key],
+                    "task": task,
+                }
+        return out
+
+    # -- the pass ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Detect changes and act on them."""
+        changed, delta_link = self.read_changes()
+        failures_before = len(self.report.failures)
+        completed = self.completed_tasks()
+        handled = set(self.app.state.get("handled_tasks", []) or [])
+        by_item: dict[str, TrackerRecord] = {record.item_id: record for record in changed}
+        pending = {tid: info for tid, info in completed.items() if tid not in handled}
+        need = [info["item_id"] for info in pending.values() if info["item_id"] not in by_item]
+        for record in self.get_records(list(dict.fromkeys(need))):
+            by_item[record.item_id] = record
+        task_roles: dict[str, dict[str, dict[str, Any]]] = {}
+        for tid, info in pending.items():
+            task_roles.setdefault(info["item_id"], {})[info["role"]] = {"id": tid, **info}
+        newly_handled: list[str] = []
+        for item_id, record in by_item.items():
+            try:
+                self.handle(record, task_roles.get(item_id, {}))
+                newly_handled.extend(
+                    info["id"]
+                    for info in task_roles.get(item_id, {}).values()
+                    if self._task_settled(record, info["role"])
+                )
+            except AutomationError as exc:
+                self.report.failure(record.key or record.marker, str(exc))
+            except (KeyError, TypeError, ValueError) as exc:
+                self.report.failure(
+                    record.key or record.marker, f"unexpected data: {type(exc).__name__}: {exc}"
+                )
+        if self.dry_run:
+            return
+        if len(self.report.failures) == failures_before:
+            links = self.app.state.section("delta")
+            links[self.app.workspace.list_id] = delta_link
+            self.app.state.set("delta", links)
+        if newly_handled:
+            self.app.state.set("handled_tasks", sorted(handled | set(newly_handled))[-5000:])
+
+    def _task_settled(self, record: TrackerRecord, role: str) -> bool:
+        if role == "approval":
+            return record.status in DONE_STATUSES or record.status == "Circulated"
+        return record.published_on_website
+
+    def handle(self, record: TrackerRecord, tasks: dict[str, dict[str, Any]]) -> None:
+        """Everything follow-up does for one item."""
+        if not record.key:
+            return
+        if self.intake.needs_setup(record):
+            self.intake.continue_setup(record, fresh=False)
+            return
+        approval = None
+        if record.status == "Approved":
+            approval = Approval(
+                by=record.approved_by or _person(record.modified_by),
+                on=record.approved_on or record.modified,
+            )
+        elif "approval" in tasks and record.status not in DONE_STATUSES:
+            approval = self.planner_approval(tasks["approval"]["task"])
+        if approval is not None and record.status not in DONE_STATUSES:
+            self.circulate(record, approval)
+        publish_done = "publish" in tasks or record.published_on_website
+        if publish_done and record.status == "Circulated":
+            self.mark_published(record, via_task="publish" in tasks)
+
+    def planner_approval(self, task: dict[str, Any]) -> Approval:
+        """Approval recorded from a completed approval task."""
+        completed_by = task.get("completedBy") or {}
+        user_id = str((completed_by.get("user") or {}).get("id") or "")
+        who = ""
+        if user_id:
+            user = self.app.user(user_id)
+            if user is not None:
+                who = f"{user.display_name} <{user.mail or user.upn}>"
+        return Approval(by=who or "Planner", on=str(task.get("completedDateTime") or ""))
+
+    # -- writes --------------------------------------------------------------------------------
+    def patch(self, record: TrackerRecord, fields: dict[str, Any]) -> None:
+        """Update the item's fields (and the snapshot we hold)."""
+        ws = self.app.workspace
+        if self.dry_run:
+            self.report.action(record.key, f"update {record.marker}: {sorted(fields)}")
+            return
+        self.app.sharepoint.update_fields(ws.site_id, ws.list_id, record.item_id, fields)
+
+    def circulate(self, record: TrackerRecord, approval: Approval) -> None:
+        """Record the approval and send the response to every configured group once."""
+        if not record.approved_by or record.status != "Approved":
+            fields: dict[str, Any] = {"Status": "Approved"}
+            if not record.approved_by:
+                fields["ApprovedBy"] = approval.by[:255]
+                fields["ApprovedOn"] = approval.on or datetime_field(dt.datetime.now(dt.UTC))
+            self.patch(record, fields)
+            record.approved_by = str(fields.get("ApprovedBy", record.approved_by))
+            record.approved_on = str(fields.get("ApprovedOn", record.approved_on))
+            record.status = "Approved"
+            self.report.action(record.key, f"{record.marker} approved by {approval.by}")
+        groups = [g for g in GROUPS if getattr(self.settings.recipients, g.name)]
+        pending = [g for g in groups if g.name not in record.mail]
+        if pending:
+            if not record.draft_item_id:
+                raise ItemError(record.key, "S55DraftItemId", "approved but no draft recorded")
+            if self.dry_run:
+                for group in pending:
+                    self.report.action(record.key, f"email the response to {group.name}")
+                return
+            drive_id = self.app.resolve().drive_id
+            docx_bytes = self.app.drive.download(drive_id, record.draft_item_id)
+            pdf_bytes = self.app.drive.download_pdf(drive_id, record.draft_item_id)
+            for group in pending:
+                self.send_group(record, group, docx_bytes, pdf_bytes)
+        final: dict[str, Any] = {"Status": "Circulated"}
+        for group in groups:
+            if group.column:
+                final[group.column] = True
+        self.patch(record, final)
+        record.status = "Circulated"
+        self.report.action(record.key, f"{record.marker} circulated")
+        self.complete_task(record, "approval")
+
+    def _names(self, record: TrackerRecord) -> tuple[str, str]:
+        stem = f"{record.published_on.isoformat() if record.published_on else ''} "
+        stem += "Section 55 response"
+        return f"{stem}.pdf", f"{stem}.docx"
+
+    def send_group(
+        self, record: TrackerRecord, group: Group, docx_bytes: bytes, pdf_bytes: bytes
+    ) -> None:
+        """Send (unless Sent Items has it) and record one group's email."""
+        mail = self.app.mail
+        if mail is None:
+            raise ItemError(record.key, "mailbox", "no sending mailbox configured")
+        key = mail_key(record, group.name)
+        if mail.find_sent(key) is None:
+            pdf_name, docx_name = self._names(record)
+            rendered = self.renderer.render(group.template, self.mail_context(record, pdf_name))
+            attachments = [
+                Attachment(name=pdf_name, content_type="application/pdf", content=pdf_bytes)
+            ]
+            if group.with_docx:
+                attachments.append(
+                    Attachment(name=docx_name, content_type=DOCX_TYPE, content=docx_bytes)
+                )
+            recipients = list(getattr(self.settings.recipients, group.name))
+            mail.send(
+                key=key,
+                subject=rendered.subject,
+                html=rendered.html,
+                to=recipients,
+                attachments=attachments,
+            )
+            self.report.sent.append(f"{record.key}:{group.name}")
+            self.report.action(record.key, f"emailed {group.name} ({', '.join(recipients)})")
+        else:
+            log.info("%s: %s email already in Sent Items; recording it", record.key, group.name)
+        record.mail[group.name] = {
+            "key": key,
+            "at": datetime_field(dt.datetime.now(dt.UTC)),
+        }
+        fields: dict[str, Any] = {"S55Mail": dump_json(record.mail)}
+        if group.column:
+            fields[group.column] = True
+        self.patch(record, fields)
+
+    def mail_context(self, record: TrackerRecord, pdf_name: str) -> dict[str, Any]:
+        """Values for the circulation templates."""
+        report = record.report
+        return {
+            "title": str(report.get("title") or record.title),
+            "published_on": format_long_date(record.published_on) if record.published_on else "",
+            "deadline": format_long_date(record.deadline) if record.deadline else "",
+            "report_url": str(report.get("link") or record.report_url),
+            "draft_url": record.draft_url,
+            "pdf_name": pdf_name,
+            "tracker_url": record.web_url,
+            "pcc_area": self.settings.pcc_area,
+            "force_name": self.settings.force_name,
+            "approved_by": record.approved_by,
+            "approved_on": _london_day(record.approved_on),
+        }
+
+    def mark_published(self, record: TrackerRecord, *, via_task: bool) -> None:
+        """The website team published it: tick the column, Status Published."""
+        fields: dict[str, Any] = {"Status": "Published"}
+        if not record.published_on_website:
+            fields["PublishedOnWebsite"] = True
+        self.patch(record, fields)
+        record.status = "Published"
+        record.published_on_website = True
+        self.report.action(record.key, f"{record.marker} published on the website")
+        if not via_task:
+            self.complete_task(record, "publish")
+
+    def complete_task(self, record: TrackerRecord, role: str) -> None:
+        """Mark the stage task of ``role`` complete in Planner (if it is not already)."""
+        stage = next((s for s in self.settings.stages if s.role == role), None)
+        if stage is None:
+            return
+        entry = record.tasks.get(stage.key)
+        if not isinstance(entry, dict) or not entry.get("id"):
+            return
+        if self.dry_run:
+            self.report.action(record.key, f"complete the {stage.key} task")
+            return
+        task = self.app.planner.get_task(str(entry["id"]))
+        if int(task.get("percentComplete") or 0) >= 100:
+            return
+        self.app.planner.update_task(
+            str(entry["id"]), str(task.get("@odata.etag", "")), {"percentComplete": 100}
+        )
+
+
+def _london_day(stamp: str) -> str:
+    if not stamp:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    from zoneinfo import ZoneInfo
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return format_long_date(moment.astimezone(ZoneInfo("Europe/London")).date())
+
+
+def run(app: App, report: RunReport, *, today: dt.date, intake: Intake) -> None:
+    """The follow-up pass (used by ``once`` and the scheduler)."""
+    FollowUp(app, report, today=today, intake=intake).run()

@@ -1,0 +1,668 @@
+"""Intake: from the feeds to tracker items, Word drafts and Planner tasks.
+
+Every step is idempotent and resumable from the tracker item alone:
+
+1. the tracker item (unique ``PublicationKey``; a lost answer or a race gives 409 and the
+   item is looked up instead), ``S55Setup`` = "filed";
+2. the draft at ``<drafts folder>/<year>/<name>.docx`` (``conflictBehavior=fail``; a file
+   already there that carries our key in its core properties is ours);
+3. one Planner task per stage, titled ``[S55-<item id>] <stage>`` so a task created before
+   a crash is found again;
+4. task details (description, deterministic checklist ids, references);
+5. one final update of the item: DraftUrl, task ids, ``S55Setup`` = "complete".
+
+A crash between any two steps leaves an item whose setup is not complete; the next run
+finds it (through the feed lookup or the list's delta) and carries on from there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from automation import feed as feeds
+from automation import reports
+from automation.app import App
+from automation.documents import format_long_date
+from automation.domain.deadlines import (
+    DeadlineRule,
+    deadline_rule_label,
+    previous_working_day,
+    response_deadline,
+)
+from automation.domain.publications import Publication
+from automation.domain.relevance import Decision, assess
+from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
+from automation.domain.workflow import initial_status
+from automation.drafts import build_draft, draft_folder, draft_key, draft_name
+from automation.errors import AutomationError, ConflictError, FeedError, ItemError
+from automation.graph.client import BatchRequest, BatchResponse
+from automation.graph.planner import TaskSpec, checklist_id, encode_reference_key, task_body
+from automation.graph.sharepoint import odata_quote
+from automation.jobs.report import RunReport
+from automation.tracker import (
+    SETUP_COMPLETE,
+    SETUP_FILED,
+    TrackerRecord,
+    date_field,
+    dump_json,
+)
+
+log = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+SETUP_TRIAGE = "triage"
+SETUP_NONE = "none"
+TRIAGE_STAGE = StageSpec(
+    key="triage",
+    title="Decide whether a response is needed",
+    bucket="Triage",
+    assignee="",
+    anchor=Anchor.PUBLICATION,
+    offset_days=7,
+)
+CHECKLIST_MAX = 20
+CHECKLIST_TITLE_MAX = 100
+TASK_TITLE_MAX = 255
+REPORT_JSON_MAX = 30_000
+PREFER_NON_INDEXED = {"Prefer": "HonorNonIndexedQueriesWarningMayFailRandomly"}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def stage_specs(app: App) -> list[StageSpec]:
+    """The configured stages as domain values (assignees resolved to UPNs)."""
+    settings = app.settings
+    return [
+        StageSpec(
+            key=stage.key,
+            title=stage.title,
+            bucket=stage.bucket,
+            assignee=settings.stage_assignee(stage),
+            anchor=Anchor(stage.anchor),
+            offset_days=stage.offset_days,
+            role=stage.role,
+        )
+        for stage in settings.stages
+    ]
+
+
+def due_datetime(day: dt.date) -> dt.datetime:
+    """A Planner due date: 17:00 London time on ``day``."""
+    return dt.datetime.combine(day, dt.time(17, 0), tzinfo=LONDON)
+
+
+def report_json(pub: Publication) -> str:
+    """The report details kept on the item (the draft can be made later from them)."""
+    details: dict[str, Any] = {
+        "title": pub.title,
+        "link": pub.link,
+        "summary": pub.summary,
+        "pdf": pub.report_pdf_url,
+        "recommendations": list(pub.recommendations),
+        "areas_for_improvement": list(pub.areas_for_improvement),
+        "recommendation_count": pub.recommendation_count,
+        "afi_count": pub.afi_count,
+        "feed": pub.feed_url,
+        "guid": pub.guid,
+    }
+    text = dump_json(details)
+    while len(text) > REPORT_JSON_MAX and (
+        details["recommendations"] or details["areas_for_improvement"] or details["summary"]
+    ):
+        if details["areas_for_improvement"]:
+            details["areas_for_improvement"].pop()
+        elif details["recommendations"]:
+            details["recommendations"].pop()
+        else:
+            details["summary"] = _cut(details["summary"], len(details["summary"]) // 2)
+        text = dump_json(details)
+    return text
+
+
+class Intake:
+    """One intake pass (feeds, lookups, filing, setup completion)."""
+
+    def __init__(self, app: App, report: RunReport, *, today: dt.date) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.report = report
+        self.today = today
+        self.dry_run = report.dry_run
+        self._plan_tasks: list[dict[str, Any]] | None = None
+        self._plan_lock = threading.Lock()
+
+    # -- feeds ------------------------------------------------------------------------------
+    def read_feeds(
+        self, *, conditional: bool = True
+    ) -> tuple[list[Publication], dict[str, feeds.FeedCache]]:
+        """Publications of every feed (first occurrence of a key wins) and new validators.
+
+        ``conditional=False`` (backfill) ignores stored validators: the whole feed is wanted.
+        """
+        cache_state = self.app.state.section("feeds") if conditional else {}
+        publications: dict[str, Publication] = {}
+        new_caches: dict[str, feeds.FeedCache] = {}
+        for url in self.settings.feed_urls:
+            stored = cache_state.get(url) or {}
+            cache = feeds.FeedCache(
+                etag=str(stored.get("etag", "")), last_modified=str(stored.get("last_modified", ""))
+            )
+            try:
+                result = feeds.fetch_feed(
+                    self.app.http,
+                    url,
+                    cache=cache,
+                    timeout=self.settings.timeout,
+                    max_bytes=self.settings.feed_max_bytes,
+                    verify=self.settings.verify,
+                )
+            except FeedError as exc:
+                self.report.failure(url, f"feed not read: {exc.reason}")
+                continue
+            for problem in result.problems:
+                log.warning("feed %s: %s", url, problem)
+            if result.not_modified:
+                log.info("feed %s not modified", url)
+                continue
+            new_caches[url] = result.cache
+            for pub in result.publications:
+                publications.setdefault(pub.key, pub)
+        return list(publications.values()), new_caches
+
+    def commit_feed_caches(self, caches: dict[str, feeds.FeedCache]) -> None:
+        """Remember validators, so an unchanged feed costs one conditional GET."""
+        if self.dry_run or not caches:
+            return
+        state = self.app.state.section("feeds")
+        for url, cache in caches.items():
+            state[url] = {"etag": cache.etag, "last_modified": cache.last_modified}
+        self.app.state.set("feeds", state)
+
+    def wanted(self, pub: Publication, *, since: dt.date | None) -> bool:
+        """The first-run rule (or the backfill window), and no dates in the future."""
+        if pub.published_on > self.today + dt.timedelta(days=1):
+            log.warning(
+                "%s: publication date %s is after %s; not filed yet",
+                pub.key,
+                pub.published_on,
+                self.today,
+            )
+            return False
+        if since is not None:
+            return pub.published_on >= since
+        deadline = response_deadline(pub.published_on, DeadlineRule(self.settings.deadline_rule))
+        return should_file(deadline, self.today)
+
+    # -- the pass ----------------------------------------------------------------------------
+    def run(self, *, since: dt.date | None = None) -> None:
+        """Read the feeds and file what is new; finish any setup left incomplete."""
+        publications, caches = self.read_feeds(conditional=since is None)
+        self.file_publications(publications, since=since)
+        if not any(failure for failure in self.report.failures):
+            self.commit_feed_caches(caches)
+        else:
+            # Keep old validators for feeds whose items failed, so they are read again.
+            failed_keys = {line.split(": ", 1)[0] for line in self.report.failures}
+            good = {
+                url: cache
+                for url, cache in caches.items()
+                if not any(p.feed_url == url and p.key in failed_keys for p in publications)
+                and url not in failed_keys
+            }
+            self.commit_feed_caches(good)
+
+    def file_publications(
+        self, publications: Sequence[Publication], *, since: dt.date | None = None
+    ) -> None:
+        """File every wanted publication not yet in the tracker (in parallel)."""
+        candidates = [pub for pub in publications if self.wanted(pub, since=since)]
+        if not candidates:
+            return
+        self.app.resolve()
+        existing = self.lookup([pub.key for pub in candidates])
+        todo: list[tuple[Publication, TrackerRecord | None]] = []
+        for pub in candidates:
+            record = existing.get(pub.key)
+            if record is None or self.needs_setup(record):
+                todo.append((pub, record))
+        if not todo:
+            return
+        workers = max(1, min(self.settings.concurrency, len(todo)))
+        if workers == 1:
+            for pub, record in todo:
+                self._file_one(pub, record)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="intake") as pool:
+            list(pool.map(lambda pair: self._file_one(*pair), todo))
+
+    def _file_one(self, pub: Publication, record: TrackerRecord | None) -> None:
+        try:
+            if record is None:
+                record = self.file(pub)
+                if record is None:
+                    return
+                self.continue_setup(record, fresh=True)
+            else:
+                self.continue_setup(record, fresh=False)
+        except AutomationError as exc:
+            self.report.failure(pub.key, str(exc))
+        except (KeyError, TypeError, ValueError) as exc:
+            self.report.failure(pub.key, f"unexpected data: {type(exc).__name__}: {exc}")
+
+    # -- lookups -------------------------------------------------------------------------------
+    def _items_path(self) -> str:
+        ws = self.app.workspace
+        return f"/sites/{ws.site_id}/lists/{ws.list_id}/items"
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, TrackerRecord]:
+        """Tracker records by key: one ``$batch`` round trip per 20 keys."""
+        wanted = list(dict.fromkeys(keys))
+        requests = []
+        for index, key in enumerate(wanted):
+            query = quote(f"fields/PublicationKey eq {odata_quote(key)}", safe="")
+            requests.append(
+                BatchRequest(
+                    id=str(index),
+                    method="GET",
+                    url=f"{self._items_path()}?$expand=fields&$filter={query}",
+                    headers=PREFER_NON_INDEXED,
+                )
+            )
+        found: dict[str, TrackerRecord] = {}
+        if not requests:
+            return found
+        responses = self.app.client.batch(requests)
+        for index, key in enumerate(wanted):
+            answer = responses[str(index)]
+            answer.raise_for_status("GET", f"{self._items_path()}?$filter=PublicationKey")
+            body = answer.body if isinstance(answer.body, dict) else {}
+            for item in body.get("value", []):
+                record = TrackerRecord.from_item(item)
+                if record.key == key:
+                    found[key] = record
+        return found
+
+    def find_record(self, key: str) -> TrackerRecord | None:
+        """One record by key."""
+        items = self.app.sharepoint.find_items(
+            self.app.workspace.site_id, self.app.workspace.list_id, "PublicationKey", key
+        )
+        for item in items:
+            record = TrackerRecord.from_item(item)
+            if record.key == key:
+                return record
+        return None
+
+    # -- filing ------------------------------------------------------------------------------
+    def item_fields(self, pub: Publication) -> dict[str, Any]:
+        """The new item's fields."""
+        rule = DeadlineRule(self.settings.deadline_rule)
+        deadline = response_deadline(pub.published_on, rule)
+        relevance = assess(
+            pub, force_name=self.settings.force_name, aliases=self.settings.force_aliases
+        )
+        status = initial_status(relevance.decision)
+        setup = SETUP_NONE if relevance.decision == Decision.NO else SETUP_FILED
+        fields: dict[str, Any] = {
+            "Title": _cut(pub.title, 255),
+            "PublicationKey": pub.key,
+            "ReportUrl": _cut(pub.link, 255),
+            "PublishedOn": date_field(pub.published_on),
+            "ResponseDeadline": date_field(deadline),
+            "PublicationTypes": _cut("; ".join(pub.types), 255),
+            "PoliceForces": _cut("; ".join(pub.forces), 255),
+            "ResponseRequired": str(relevance.decision),
+            "TriageReason": relevance.reason,
+            "Status": str(status),
+            "ResponseOwner": self.settings.people.response_owner,
+            "S55DeadlineRule": rule.value,
+            "S55Setup": setup,
+            "S55Report": report_json(pub),
+        }
+        if pub.recommendation_count is not None:
+            fields["Recommendations"] = pub.recommendation_count
+        elif pub.recommendations:
+            fields["Recommendations"] = len(pub.recommendations)
+        if pub.afi_count is not None:
+            fields["AreasForImprovement"] = pub.afi_count
+        elif pub.areas_for_improvement:
+            fields["AreasForImprovement"] = len(pub.areas_for_improvement)
+        return fields
+
+    def file(self, pub: Publication) -> TrackerRecord | None:
+        """Create the tracker item (None in a dry run)."""
+        if self.settings.fetch_report_pages:
+            pub = reports.enrich(
+                pub,
+                self.app.http,
+                allowed_hosts=self.settings.report_hosts,
+                verify=self.settings.verify,
+            )
+        fields = self.item_fields(pub)
+        deadline = response_deadline(pub.published_on, DeadlineRule(self.settings.deadline_rule))
+        summary = (
+            f"file '{_cut(pub.title, 80)}' published {format_long_date(pub.published_on)}: "
+            f"{fields['ResponseRequired']} ({fields['TriageReason']}), "
+            f"deadline {format_long_date(deadline)}"
+        )
+        self.report.action(pub.key, summary)
+        if self.dry_run:
+            if fields["ResponseRequired"] == Decision.YES.value:
+                self.report.action(pub.key, "create the Word draft and one Planner task per stage")
+            elif fields["ResponseRequired"] == Decision.TBD.value:
+                self.report.action(pub.key, "create a triage task")
+            return None
+        ws = self.app.workspace
+        try:
+            item = self.app.sharepoint.create_item(ws.site_id, ws.list_id, fields)
+        except ConflictError:
+            # Our earlier answer was lost, or another instance filed it first.
+            record = self.find_record(pub.key)
+            if record is None:
+                raise
+            log.info("%s: already filed as %s", pub.key, record.marker)
+            return record
+        self.report.filed.append(pub.key)
+        return TrackerRecord.from_item(item)
+
+    # -- setup ---------------------------------------------------------------------------------
+    def needs_setup(self, record: TrackerRecord) -> bool:
+        """Whether the item still needs a draft/tasks or a triage task."""
+        if record.status in ("Closed", "Not required") and record.response_required != "Yes":
+            return False
+        if record.response_required == Decision.YES.value:
+            return record.setup != SETUP_COMPLETE and record.status not in ("Closed",)
+        if record.response_required == Decision.TBD.value:
+            return record.setup in ("", SETUP_FILED)
+        return False
+
+    def continue_setup(self, record: TrackerRecord, *, fresh: bool) -> None:
+        """Carry the item's setup forward from wherever it stopped."""
+        if not self.needs_setup(record):
+            return
+        if self.dry_run:
+            self.report.action(record.key, f"complete the setup of {record.marker}")
+            return
+        if record.response_required == Decision.YES.value:
+            self.setup_response(record, fresh=fresh)
+        else:
+            self.setup_triage(record, fresh=fresh)
+
+    def planned(self, record: TrackerRecord) -> list[PlannedStage]:
+        """Due dates of the stages for this item."""
+        if record.published_on is None or record.deadline is None:
+            raise ItemError(record.key, "PublishedOn/ResponseDeadline", "missing or not a date")
+        return plan_stages(record.published_on, record.deadline, stage_specs(self.app))
+
+    def setup_response(self, record: TrackerRecord, *, fresh: bool) -> None:
+        """Draft, stage tasks, details, then the final bookkeeping update."""
+        ws = self.app.resolve()
+        draft_id, draft_url = record.draft_item_id, record.draft_url
+        if not draft_id:
+            draft = self.ensure_draft(record)
+            draft_id, draft_url = str(draft["id"]), str(draft.get("webUrl", ""))
+            self.report.action(record.key, f"draft {draft.get('name')} in the library")
+        planned = self.planned(record)
+        tasks = self.ensure_tasks(record, planned, fresh=fresh)
+        details = self.detail_requests(record, planned, tasks, draft_url=draft_url)
+        final: dict[str, Any] = {
+            "DraftUrl": _cut(draft_url, 255),
+            "S55DraftItemId": draft_id,
+            "S55Tasks": dump_json(
+                {key: {**value, "details": True} for key, value in tasks.items()}
+            ),
+            "S55Setup": SETUP_COMPLETE,
+        }
+        if record.status in ("", "Triage"):
+            final["Status"] = "Drafting"
+        if not record.response_owner and self.settings.people.response_owner:
+            final["ResponseOwner"] = self.settings.people.response_owner
+        self.finish(record, details, final, ws.site_id, ws.list_id)
+
+    def setup_triage(self, record: TrackerRecord, *, fresh: bool) -> None:
+        """A triage task for a publication a person must decide on."""
+        ws = self.app.resolve()
+        if record.published_on is None or record.deadline is None:
+            raise ItemError(record.key, "PublishedOn/ResponseDeadline", "missing or not a date")
+        due = min(previous_working_day(record.published_on + dt.timedelta(days=7)), record.deadline)
+        due = max(due, record.published_on)
+        spec = TRIAGE_STAGE
+        planned = [PlannedStage(spec=spec, due=due)]
+        tasks = self.ensure_tasks(record, planned, fresh=fresh)
+        details = self.detail_requests(record, planned, tasks, draft_url="")
+        final = {
+            "S55Tasks": dump_json(
+                {**record.tasks, **{k: {**v, "details": True} for k, v in tasks.items()}}
+            ),
+            "S55Setup": SETUP_TRIAGE,
+        }
+        self.finish(record, details, final, ws.site_id, ws.list_id)
+
+    def finish(
+        self,
+        record: TrackerRecord,
+        details: list[BatchRequest],
+        final: dict[str, Any],
+        site_id: str,
+        list_id: str,
+    ) -> None:
+        """Patch task details and then (only if they all worked) the tracker item."""
+        item_request = BatchRequest(
+            id="item",
+            method="PATCH",
+            url=f"/sites/{site_id}/lists/{list_id}/items/{record.item_id}/fields",
+            body=final,
+            headers={"Content-Type": "application/json"},
+            depends_on=tuple(request.id for request in details),
+        )
+        responses = self.app.client.batch([*details, item_request])
+        for request in details:
+            answer = responses[request.id]
+            answer.raise_for_status("PATCH", request.url)
+        responses["item"].raise_for_status("PATCH", item_request.url)
+        self.report.action(record.key, f"{record.marker} set up ({final.get('S55Setup')})")
+
+    # -- draft ---------------------------------------------------------------------------------
+    def ensure_draft(self, record: TrackerRecord) -> dict[str, Any]:
+        """Upload the draft, or find the one an earlier (crashed) run uploaded."""
+        ws = self.app.workspace
+        folder = draft_folder(self.settings, record)
+        content = build_draft(self.settings, record)
+        for attempt in range(1, 6):
+            name = draft_name(record, attempt)
+            try:
+                return self.app.drive.upload(ws.drive_id, folder, name, content, conflict="fail")
+            except ConflictError:
+                existing = self.app.drive.get_by_path(ws.drive_id, f"{folder}/{name}")
+                if existing is None:
+                    continue
+                if (
+                    draft_key(self.app.drive.download(ws.drive_id, str(existing["id"])))
+                    == (record.key[:255])
+                ):
+                    log.info("%s: found the draft uploaded earlier: %s", record.key, name)
+                    return existing
+        raise ItemError(record.key, "DraftUrl", f"no free file name for the draft in {folder}")
+
+    # -- tasks -----------------------------------------------------------------------------------
+    def task_title(self, record: TrackerRecord, spec: StageSpec) -> str:
+        """``[S55-12] Draft the response - <title>`` (the prefix finds it again)."""
+        return _cut(f"{self.task_prefix(record, spec)} \u2013 {record.title}", TASK_TITLE_MAX)
+
+    @staticmethod
+    def task_prefix(record: TrackerRecord, spec: StageSpec) -> str:
+        """The stable start of a task's title."""
+        return f"[{record.marker}] {spec.title}"
+
+    def plan_tasks(self) -> list[dict[str, Any]]:
+        """All tasks of the plan (read once per run, only when recovering)."""
+        with self._plan_lock:
+            if self._plan_tasks is None:
+                self._plan_tasks = self.app.planner.list_tasks(self.app.workspace.plan_id)
+            return self._plan_tasks
+
+    def ensure_tasks(
+        self, record: TrackerRecord, planned: Sequence[PlannedStage], *, fresh: bool
+    ) -> dict[str, dict[str, Any]]:
+        """Task ids per stage key: recorded ones, found ones, then newly created ones."""
+        tasks: dict[str, dict[str, Any]] = {
+            key: dict(value) for key, value in record.tasks.items() if isinstance(value, dict)
+        }
+        missing = [stage for stage in planned if stage.spec.key not in tasks]
+        if missing and not fresh:
+            for task in self.plan_tasks():
+                title = str(task.get("title", ""))
+                for stage in missing:
+                    if title.startswith(self.task_prefix(record, stage.spec)):
+                        tasks.setdefault(stage.spec.key, {"id": str(task["id"])})
+            missing = [stage for stage in planned if stage.spec.key not in tasks]
+        if not missing:
+            return tasks
+        ws = self.app.workspace
+        specs: dict[str, TaskSpec] = {}
+        for stage in missing:
+            assignee = stage.spec.assignee or self.settings.people.response_owner
+            user = self.app.user(assignee)
+            if assignee and user is None:
+                log.warning(
+                    "%s: stage %s assignee %s is not a known user; task left unassigned "
+                    "(check the stages/people settings)",
+                    record.key,
+                    stage.spec.key,
+                    assignee,
+                )
+            specs[stage.spec.key] = TaskSpec(
+                plan_id=ws.plan_id,
+                bucket_id=self.app.bucket_id(stage.spec.bucket),
+                title=self.task_title(record, stage.spec),
+                assignee_ids=(user.id,) if user else (),
+                due=due_datetime(stage.due),
+            )
+        requests = [
+            BatchRequest(
+                id=key,
+                method="POST",
+                url="/planner/tasks",
+                body=task_body(spec),
+                headers={"Content-Type": "application/json"},
+            )
+            for key, spec in specs.items()
+        ]
+        responses: dict[str, BatchResponse] = self.app.client.batch(requests)
+        problems = []
+        for key in specs:
+            answer = responses[key]
+            if answer.status >= 400:
+                problems.append(f"{key}: HTTP {answer.status}")
+                continue
+            body = answer.body if isinstance(answer.body, dict) else {}
+            tasks[key] = {"id": str(body["id"])}
+        self.report.action(record.key, f"{len(specs) - len(problems)} Planner task(s) created")
+        if problems:
+            raise ItemError(record.key, "Planner tasks", "; ".join(problems))
+        return tasks
+
+    def detail_requests(
+        self,
+        record: TrackerRecord,
+        planned: Sequence[PlannedStage],
+        tasks: dict[str, dict[str, Any]],
+        *,
+        draft_url: str,
+    ) -> list[BatchRequest]:
+        """PATCH requests for the details of tasks not yet described (etags read in one batch)."""
+        todo = [stage for stage in planned if not tasks[stage.spec.key].get("details")]
+        if not todo:
+            return []
+        reads = self.app.client.batch(
+            [
+                BatchRequest(
+                    id=stage.spec.key,
+                    method="GET",
+                    url=f"/planner/tasks/{tasks[stage.spec.key]['id']}/details",
+                )
+                for stage in todo
+            ]
+        )
+        out = []
+        for stage in todo:
+            answer = reads[stage.spec.key]
+            answer.raise_for_status("GET", "/planner/tasks/{id}/details")
+            body = answer.body if isinstance(answer.body, dict) else {}
+            out.append(
+                BatchRequest(
+                    id=f"d-{stage.spec.key}",
+                    method="PATCH",
+                    url=f"/planner/tasks/{tasks[stage.spec.key]['id']}/details",
+                    body=self.details_body(record, stage, draft_url=draft_url),
+                    headers={
+                        "Content-Type": "application/json",
+                        "If-Match": str(body.get("@odata.etag", "")),
+                    },
+                )
+            )
+        return out
+
+    def details_body(
+        self, record: TrackerRecord, stage: PlannedStage, *, draft_url: str
+    ) -> dict[str, Any]:
+        """Description with links, checklist (recommendations) and references."""
+        report = record.report
+        link = str(report.get("link") or record.report_url)
+        deadline = record.deadline
+        rule = DeadlineRule(record.deadline_rule or self.settings.deadline_rule)
+        lines = [
+            f"Section 55 response: {report.get('title') or record.title}",
+            f"Published: {format_long_date(record.published_on) if record.published_on else '?'}",
+            f"Response deadline: {format_long_date(deadline) if deadline else '?'} "
+            f"({deadline_rule_label(rule)})",
+            f"This stage is due: {format_long_date(stage.due)}",
+            "",
+            f"Tracker item: {record.web_url}",
+        ]
+        if draft_url:
+            lines.append(f"Draft: {draft_url}")
+        lines.append(f"Report: {link}")
+        if record.triage_reason and stage.spec.key == TRIAGE_STAGE.key:
+            lines += [
+                "",
+                f"Why this needs a decision: {record.triage_reason}",
+                "Set 'Response required' on the tracker item to Yes or No.",
+            ]
+        body: dict[str, Any] = {"description": "\n".join(lines), "previewType": "description"}
+        references: dict[str, Any] = {}
+        for url, alias in (
+            (draft_url, "Draft response"),
+            (link, "HMICFRS report"),
+            (str(report.get("pdf") or ""), "Report (PDF)"),
+            (record.web_url, "Tracker item"),
+        ):
+            if url.startswith(("https://", "http://")):
+                references[encode_reference_key(url)] = {
+                    "@odata.type": "microsoft.graph.plannerExternalReference",
+                    "alias": alias,
+                    "type": "Word" if url.endswith(".docx") or url == draft_url else "Other",
+                }
+        if references:
+            body["references"] = references
+        recommendations = report.get("recommendations") or []
+        if stage.spec.role == "draft" and isinstance(recommendations, list) and recommendations:
+            checklist = {}
+            for number, text in enumerate(recommendations[:CHECKLIST_MAX], start=1):
+                checklist[checklist_id(f"{record.key}/{stage.spec.key}", number)] = {
+                    "@odata.type": "microsoft.graph.plannerChecklistItem",
+                    "title": _cut(f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX),
+                    "isChecked": False,
+                }
+            body["checklist"] = checklist
+            body["previewType"] = "checklist"
+        return body

@@ -1,0 +1,99 @@
+"""Provisioning: the tracker list and its columns, the drafts folder, the Planner buckets.
+
+Safe to re-run: it only creates what is missing (a run on a provisioned tenant writes
+nothing). A column that exists with another type is reported, not changed: the data in it
+belongs to the office.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from automation.app import App
+from automation.tracker import COLUMNS
+
+log = logging.getLogger(__name__)
+
+TYPE_FACETS = ("text", "number", "dateTime", "choice", "boolean")
+TRIAGE_BUCKET = "Triage"
+
+
+@dataclass(slots=True)
+class ProvisionResult:
+    """What provisioning found and did."""
+
+    created: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _facet(column: dict[str, Any]) -> str:
+    for facet in TYPE_FACETS:
+        if column.get(facet) is not None:
+            return facet
+    return "unknown"
+
+
+def column_drift(existing: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(columns missing from the list, problems with columns of the wrong shape)."""
+    by_name = {str(column.get("name")): column for column in existing}
+    missing, problems = [], []
+    for wanted in COLUMNS:
+        found = by_name.get(wanted["name"])
+        if found is None:
+            missing.append(wanted)
+            continue
+        if _facet(found) != _facet(wanted):
+            problems.append(
+                f"column {wanted['name']}: is {_facet(found)}, expected {_facet(wanted)}"
+            )
+        if wanted.get("enforceUniqueValues") and not found.get("enforceUniqueValues"):
+            problems.append(f"column {wanted['name']}: must enforce unique values")
+        if wanted.get("indexed") and not found.get("indexed"):
+            problems.append(f"column {wanted['name']}: must be indexed")
+    return missing, problems
+
+
+def provision(app: App) -> ProvisionResult:
+    """Create or upgrade everything the service needs."""
+    result = ProvisionResult()
+    settings = app.settings
+    ws = app.resolve(require_list=False)
+    name = settings.sharepoint.tracker_list
+    if not ws.list_id:
+        created = app.sharepoint.create_list(ws.site_id, name, [dict(c) for c in COLUMNS])
+        ws.list_id = str(created["id"])
+        ws.list_url = str(created.get("webUrl", ""))
+        result.created.append(f"tracker list '{name}' with {len(COLUMNS) + 1} columns")
+    else:
+        result.present.append(f"tracker list '{name}'")
+        missing, problems = column_drift(app.sharepoint.list_columns(ws.site_id, ws.list_id))
+        for column in missing:
+            app.sharepoint.add_column(ws.site_id, ws.list_id, dict(column))
+            result.created.append(f"column {column['name']}")
+        result.problems.extend(problems)
+    folder = settings.sharepoint.drafts_folder
+    if app.drive.get_by_path(ws.drive_id, folder) is None:
+        app.drive.ensure_folder(ws.drive_id, folder)
+        result.created.append(f"library folder '{folder}'")
+    else:
+        result.present.append(f"library folder '{folder}'")
+    wanted = list(dict.fromkeys([*(stage.bucket for stage in settings.stages), TRIAGE_BUCKET]))
+    existing = {str(b["name"]): str(b["id"]) for b in app.planner.list_buckets(ws.plan_id)}
+    for bucket in wanted:
+        if bucket in existing:
+            continue
+        created_bucket = app.planner.create_bucket(ws.plan_id, bucket)
+        existing[bucket] = str(created_bucket["id"])
+        result.created.append(f"Planner bucket '{bucket}'")
+    if not result.created or any(b in existing for b in wanted):
+        result.present.append(f"{len(wanted)} Planner buckets")
+    ws.buckets = existing
+    app.save_workspace()
+    for line in result.created:
+        log.info("provision: created %s", line)
+    for line in result.problems:
+        log.warning("provision: %s", line)
+    return result

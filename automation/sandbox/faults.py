@@ -1,0 +1,137 @@
+"""Fault injection: latency, a share of 429s and 503s, and one-off failures on a route."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class OneOff:
+    """Fail the next ``count`` requests matching ``method`` and ``path`` (a regex).
+
+    ``when="before"`` answers the failure without doing the work; ``"after"`` does the
+    work and then answers the failure (a lost response, as after a crash or a timeout).
+    """
+
+    method: str
+    path: str
+    status: int = 503
+    count: int = 1
+    when: str = "before"
+    retry_after: str | None = None
+    code: str = ""
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    """What the sandbox is told to get wrong; applies to Graph and upload routes only."""
+
+    latency_ms: float = 0.0
+    throttle_rate: float = 0.0
+    unavailable_rate: float = 0.0
+    retry_after: str = "1"
+    seed: int | None = None
+    one_offs: list[OneOff] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    """A failure chosen for one request."""
+
+    status: int
+    code: str
+    message: str
+    when: str
+    headers: dict[str, str]
+
+
+class Faults:
+    """Thread-safe holder of the current fault plan."""
+
+    def __init__(self, plan: FaultPlan | None = None) -> None:
+        self._lock = threading.Lock()
+        self.plan = plan or FaultPlan()
+        self._rng = random.Random(self.plan.seed)
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        """Replace the plan from a JSON object (the admin endpoint and ``--faults``)."""
+        one_offs = [OneOff(**item) for item in settings.get("one_offs", [])]
+        for item in one_offs:
+            re.compile(item.path)
+            if item.when not in {"before", "after"}:
+                raise ValueError("when must be 'before' or 'after'")
+        plan = FaultPlan(
+            latency_ms=float(settings.get("latency_ms", 0.0)),
+            throttle_rate=float(settings.get("throttle_rate", 0.0)),
+            unavailable_rate=float(settings.get("unavailable_rate", 0.0)),
+            retry_after=str(settings.get("retry_after", "1")),
+            seed=settings.get("seed"),
+            one_offs=one_offs,
+        )
+        with self._lock:
+            self.plan = plan
+            self._rng = random.Random(plan.seed)
+
+    def add_one_off(self, one_off: OneOff) -> None:
+        """Queue one more one-off failure."""
+        re.compile(one_off.path)
+        with self._lock:
+            self.plan.one_offs.append(one_off)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The current plan as JSON."""
+        with self._lock:
+            return asdict(self.plan)
+
+    @property
+    def latency_seconds(self) -> float:
+        """Delay to add to each request."""
+        return self.plan.latency_ms / 1000.0
+
+    def decide(self, method: str, path: str) -> Injected | None:
+        """The failure for this request, if any (one-offs first, then random shares)."""
+        with self._lock:
+            for item in self.plan.one_offs:
+                if (
+                    item.count > 0
+                    and item.method.upper() in {method.upper(), "*"}
+                    and re.search(item.path, path)
+                ):
+                    item.count -= 1
+                    if item.count <= 0:
+                        self.plan.one_offs.remove(item)
+                    headers = {"Retry-After": item.retry_after} if item.retry_after else {}
+                    code = item.code or _default_code(item.status)
+                    return Injected(item.status, code, "Injected failure.", item.when, headers)
+            roll = self._rng.random()
+            if roll < self.plan.throttle_rate:
+                return Injected(
+                    429,
+                    "TooManyRequests",
+                    "Please retry again later.",
+                    "before",
+                    {"Retry-After": self.plan.retry_after},
+                )
+            if roll < self.plan.throttle_rate + self.plan.unavailable_rate:
+                return Injected(
+                    503,
+                    "serviceNotAvailable",
+                    "The service is temporarily unavailable.",
+                    "before",
+                    {"Retry-After": self.plan.retry_after},
+                )
+        return None
+
+
+def _default_code(status: int) -> str:
+    return {
+        429: "TooManyRequests",
+        500: "generalException",
+        502: "badGateway",
+        503: "serviceNotAvailable",
+        504: "gatewayTimeout",
+    }.get(status, "generalException")

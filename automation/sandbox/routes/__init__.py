@@ -1,0 +1,16 @@
+"""Graph route groups of the sandbox; each module has ``register(ctx)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from automation.sandbox.server import SandboxContext
+
+
+def register_all(ctx: SandboxContext) -> None:
+    """Register every route group."""
+    from automation.sandbox.routes import batch, drive, mail, planner, sites, users
+
+    for module in (sites, drive, planner, users, mail, batch):
+        module.register(ctx)

@@ -1,0 +1,323 @@
+"""Settings: a TOML file (``--config``) plus ``AUTOMATION_*`` environment variables.
+
+Environment variables win over the file; nested settings use ``__``
+(``AUTOMATION_SHAREPOINT__SITE_ID``). Secrets are ``SecretStr`` and never printed.
+Every setting is documented in ``config/automation.example.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from automation.errors import SettingsError
+
+DEFAULT_FEED = "https://hmicfrs.justiceinspectorates.gov.uk/feed/"
+DEFAULT_REPORT_HOSTS = ("hmicfrs.justiceinspectorates.gov.uk", "www.justiceinspectorates.gov.uk")
+ENV_PREFIX = "AUTOMATION_"
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _project_templates() -> Path:
+    return Path(__file__).resolve().parents[1] / "templates"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CertificateSettings(_Section):
+    """A certificate credential: one PEM file with the private key and the certificate."""
+
+    pem_path: Path
+    passphrase: SecretStr | None = None
+
+
+class SharePointSettings(_Section):
+    """Where the tracker list and drafts live."""
+
+    hostname: str = ""
+    site_path: str = "/sites/OPCC"
+    site_id: str = ""
+    tracker_list: str = "Section 55 Tracker"
+    drafts_folder: str = "Section 55 Responses"
+
+
+class PlannerSettings(_Section):
+    """The Planner plan (of the team's Microsoft 365 group)."""
+
+    plan_id: str = ""
+    group_id: str = ""
+
+
+class RecipientsSettings(_Section):
+    """Who gets the approved response. Mail goes only to these addresses."""
+
+    chief_constable: list[str] = Field(default_factory=list)
+    panel: list[str] = Field(default_factory=list)
+    website: list[str] = Field(default_factory=list)
+    hmicfrs: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _addresses(self) -> RecipientsSettings:
+        for group in ("chief_constable", "panel", "website", "hmicfrs"):
+            for address in getattr(self, group):
+                if not _EMAIL.match(address):
+                    raise ValueError(f"{group}: '{address}' is not an email address")
+        return self
+
+
+class PeopleSettings(_Section):
+    """People by role (user principal names)."""
+
+    response_owner: str = ""
+    pcc: str = ""
+    manager: str = ""
+
+
+class StageSettings(_Section):
+    """One stage of the work: a Planner task with an assignee and a due date."""
+
+    key: str
+    title: str
+    bucket: str
+    assignee: str = ""  # a UPN, or "" for the response owner, or "pcc"/"manager"
+    anchor: Literal["publication", "deadline"] = "deadline"
+    offset_days: int = 0
+    role: Literal["chief_constable_comments", "draft", "approval", "publish", ""] = ""
+
+
+DEFAULT_STAGES: tuple[StageSettings, ...] = (
+    StageSettings(
+        key="cc_comments",
+        title="Invite the Chief Constable's comments",
+        bucket="Chief Constable comments",
+        anchor="publication",
+        offset_days=7,
+        role="chief_constable_comments",
+    ),
+    StageSettings(
+        key="draft",
+        title="Draft the response",
+        bucket="Drafting",
+        anchor="deadline",
+        offset_days=-21,
+        role="draft",
+    ),
+    StageSettings(
+        key="approval",
+        title="PCC approval",
+        bucket="PCC approval",
+        assignee="pcc",
+        anchor="deadline",
+        offset_days=-10,
+        role="approval",
+    ),
+    StageSettings(
+        key="publish",
+        title="Publish on the website and submit to HMICFRS",
+        bucket="Publish and submit",
+        anchor="deadline",
+        offset_days=-1,
+        role="publish",
+    ),
+)
+
+
+class ReminderSettings(_Section):
+    """When reminders go out (days before a due date; negative numbers are not allowed)."""
+
+    enabled: bool = True
+    stage_offsets: list[int] = Field(default_factory=lambda: [7, 3, 1, 0])
+    deadline_offsets: list[int] = Field(default_factory=lambda: [14, 7, 3, 1])
+    overdue_every_days: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _offsets(self) -> ReminderSettings:
+        for name in ("stage_offsets", "deadline_offsets"):
+            if any(day < 0 for day in getattr(self, name)):
+                raise ValueError(f"{name}: offsets are days before, 0 or more")
+        return self
+
+
+class ScheduleSettings(_Section):
+    """The `run` service's schedule."""
+
+    interval_minutes: int = Field(default=15, ge=1)
+    interval_seconds: int | None = Field(default=None, ge=1)
+    reminders_at: str = "08:00"
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+
+    @model_validator(mode="after")
+    def _time(self) -> ScheduleSettings:
+        if not _HHMM.match(self.reminders_at):
+            raise ValueError(f"reminders_at: '{self.reminders_at}' is not HH:MM (24-hour)")
+        return self
+
+
+class HealthzSettings(_Section):
+    """Optional health endpoint of `run`."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8055, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything the service needs; see config/automation.example.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    certificate: CertificateSettings | None = None
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    ca_bundle: Path | None = None
+    http_connect_timeout: float = Field(default=5.0, gt=0)
+    http_read_timeout: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=16)
+
+    state_dir: Path = Path(".automation-state")
+    templates_dir: Path = Field(default_factory=_project_templates)
+
+    feed_urls: list[str] = Field(default_factory=lambda: [DEFAULT_FEED])
+    feed_max_bytes: int = Field(default=5_000_000, ge=1000)
+    fetch_report_pages: bool = True
+    report_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_REPORT_HOSTS))
+
+    deadline_rule: Literal["statutory", "publication_plus_56"] = "statutory"
+    force_name: str = Field(default="Norfolk Constabulary", min_length=1)
+    force_aliases: list[str] = Field(default_factory=lambda: ["Norfolk"])
+    pcc_area: str = Field(default="Norfolk", min_length=1)
+
+    sharepoint: SharePointSettings = Field(default_factory=SharePointSettings)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    mailbox: str = ""
+    recipients: RecipientsSettings = Field(default_factory=RecipientsSettings)
+    people: PeopleSettings = Field(default_factory=PeopleSettings)
+    stages: list[StageSettings] = Field(default_factory=lambda: list(DEFAULT_STAGES))
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    healthz: HealthzSettings = Field(default_factory=HealthzSettings)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if (self.client_secret is None) == (self.certificate is None):
+            raise ValueError("give exactly one credential: client_secret or certificate")
+        for name in ("authority_host", "graph_url"):
+            if not str(getattr(self, name)).startswith("https://"):
+                raise ValueError(f"{name}: must be an https:// URL")
+        for url in self.feed_urls:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"feed_urls: '{url}' is not an http(s) URL")
+        if self.ca_bundle is not None and not self.ca_bundle.is_file():
+            raise ValueError(f"ca_bundle: file '{self.ca_bundle}' does not exist")
+        if self.certificate is not None and not self.certificate.pem_path.is_file():
+            raise ValueError(f"certificate.pem_path: file '{self.certificate.pem_path}' not found")
+        if self.mailbox and not _EMAIL.match(self.mailbox):
+            raise ValueError(f"mailbox: '{self.mailbox}' is not an email address")
+        keys = [stage.key for stage in self.stages]
+        if len(set(keys)) != len(keys):
+            raise ValueError("stages: stage keys must be unique")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the environment, then the TOML file (if any)."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    @property
+    def verify(self) -> str | bool:
+        """What TLS verification uses: the configured CA bundle, else the system store."""
+        return str(self.ca_bundle) if self.ca_bundle else True
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) timeouts for HTTP calls."""
+        return (self.http_connect_timeout, self.http_read_timeout)
+
+    def stage_assignee(self, stage: StageSettings) -> str:
+        """The UPN a stage's task is assigned to."""
+        if stage.assignee in ("", "response_owner"):
+            return self.people.response_owner
+        if stage.assignee == "pcc":
+            return self.people.pcc
+        if stage.assignee == "manager":
+            return self.people.manager
+        return stage.assignee
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc if not isinstance(part, int)]
+    return ENV_PREFIX + "__".join(part.upper() for part in parts)
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per problem naming the setting (file key and environment variable)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = tuple(error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ")
+        if loc:
+            dotted = ".".join(str(part) for part in loc)
+            lines.append(f"setting {dotted} ({_env_name(loc)}): {message}")
+        else:
+            lines.append(f"settings: {message}")
+    return lines
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``config`` (TOML), the environment and ``overrides``.
+
+    Raises:
+        SettingsError: with one line per problem naming the setting.
+    """
+    settings_cls: type[Settings] = Settings
+    if config is not None:
+        if not config.is_file():
+            raise SettingsError([f"config file {config}: not found"])
+        try:
+            tomllib.loads(config.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError([f"config file {config}: not valid TOML: {exc}"]) from None
+
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(toml_file=config)
+
+        settings_cls = FileSettings
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None

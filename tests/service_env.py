@@ -1,0 +1,83 @@
+"""Service settings and apps wired to the test sandbox, plus crash injection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from automation.app import App
+from automation.graph.client import GraphResponse, RequestsTransport
+from automation.sandbox.server import Sandbox
+from automation.sandbox.tenant_config import config_text
+from automation.settings import Settings, load_settings
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def make_settings(sandbox: Sandbox, state_dir: Path, **overrides: Any) -> Settings:
+    """Settings for the sandbox tenant (the same file the ready line points at)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir.parent / f"{state_dir.name}.toml"
+    path.write_text(config_text(sandbox.info(), state_dir=state_dir), encoding="utf-8")
+    overrides.setdefault("fetch_report_pages", False)
+    return load_settings(path, **overrides)
+
+
+class SimulatedCrash(BaseException):
+    """The process dies here: nothing in the service may catch it."""
+
+
+class CrashingTransport(RequestsTransport):
+    """Lets ``crash_after`` write requests through, then dies right after the next answer."""
+
+    def __init__(self, *, verify: str | bool, crash_after: int) -> None:
+        super().__init__(verify=verify)
+        self.crash_after = crash_after
+        self.writes = 0
+        self.crashed = False
+        self._lock = threading.Lock()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+        allow_redirects: bool,
+    ) -> GraphResponse:
+        with self._lock:
+            if self.crashed:
+                raise SimulatedCrash("already dead")
+        response = super().send(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+        if method.upper() in WRITES and "/oauth2/" not in url:
+            with self._lock:
+                self.writes += 1
+                if self.writes > self.crash_after:
+                    self.crashed = True
+                    raise SimulatedCrash(f"crash after write {self.writes}: {method} {url}")
+        return response
+
+
+def app_for(settings: Settings, *, crash_after: int | None = None) -> App:
+    """An App against the sandbox, optionally dying after ``crash_after`` writes."""
+    if crash_after is None:
+        return App(settings)
+    return App(
+        settings, transport=CrashingTransport(verify=settings.verify, crash_after=crash_after)
+    )
+
+
+def graph_writes(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Write requests in the sandbox log (inner $batch writes included)."""
+    return [entry for entry in sandbox.request_log() if entry.get("write")]

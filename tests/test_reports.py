@@ -1,0 +1,361 @@
+"""Report page enrichment: parsing, the host allowlist, and degrading to the feed values."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import trustme
+
+import automation
+from automation.domain import Publication, normalise_key
+from automation.reports import DEFAULT_REPORT_HOSTS, enrich, parse_report_page
+
+SAMPLE_PAGE = Path(automation.__file__).parent / "demo_data" / "sample_report_page.html"
+SEED_URL = (
+    "https://hmicfrs.justiceinspectorates.gov.uk/publications/"
+    "counter-terrorism-joint-inspection-national-security-division/"
+)
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def test_sample_page() -> None:
+    details = parse_report_page(SAMPLE_PAGE.read_text(encoding="utf-8"), SEED_URL)
+    assert details.published_on == date(2023, 7, 20)
+    assert details.types == ("Counter-terrorism and joint inspection",)
+    assert details.forces == ("N/A",)
+    assert details.pdf_url == (
+        "https://assets-hmicfrs.justiceinspectorates.gov.uk/uploads/"
+        "counter-terrorism-joint-inspection-national-security-division.pdf"
+    )
+    assert details.recommendation_count == 4
+    assert len(details.recommendations) == 4
+    assert details.recommendations[0].startswith("By 31 March 2024, Counter Terrorism Policing")
+    assert details.recommendations[3].endswith("terrorist offenders living in their area.")
+    assert details.afi_count is None
+    assert details.areas_for_improvement == ()
+
+
+def test_inline_fields_listed_forces_and_areas_for_improvement() -> None:
+    html = """
+    <p>Published on: 3rd March 2023<br>
+       Publication types: <a href="/t/peel/">PEEL</a>, <a href="/t/x/">Crime data integrity</a><br>
+       Police forces: <a href="/f/1/">Norfolk</a> <a href="/f/2/">Suffolk Constabulary</a></p>
+    <p>We have made one recommendation and identified three areas for improvement.</p>
+    <p><a href="https://www.justiceinspectorates.gov.uk/hmicfrs/wp-content/uploads/r.PDF">PDF</a></p>
+    <h2>Recommendations</h2>
+    <p>Recommendation 7: By June 2024, the force should improve its &amp; crime recording.</p>
+    <h2>Areas for improvement</h2>
+    <ol>
+      <li><p>The force should improve how it answers 101 calls.</p></li>
+      <li>The force should <strong>review</strong> its use of stop and search.</li>
+      <li>The force should audit its custody records.<script>x()</script></li>
+    </ol>
+    <h2>About the data</h2>
+    <ul><li>Not an area for improvement.</li></ul>
+    """
+    details = parse_report_page(html, "https://hmicfrs.justiceinspectorates.gov.uk/x/")
+    assert details.published_on == date(2023, 3, 3)
+    assert details.types == ("PEEL", "Crime data integrity")
+    assert details.forces == ("Norfolk Constabulary", "Suffolk Constabulary")
+    assert details.pdf_url.endswith("/hmicfrs/wp-content/uploads/r.PDF")
+    assert details.recommendation_count == 1
+    assert details.recommendations == (
+        "By June 2024, the force should improve its & crime recording.",
+    )
+    assert details.afi_count == 3
+    assert details.areas_for_improvement == (
+        "The force should improve how it answers 101 calls.",
+        "The force should review its use of stop and search.",
+        "The force should audit its custody records.",
+    )
+
+
+def test_none_made_gives_zero_counts() -> None:
+    html = (
+        "<p>Published on: 1 Aug 2023</p><p>We have not made any recommendations.</p>"
+        "<p>There are no areas for improvement.</p>"
+    )
+    details = parse_report_page(html, SEED_URL)
+    assert details.published_on == date(2023, 8, 1)
+    assert details.recommendation_count == 0
+    assert details.afi_count == 0
+
+
+def test_unhelpful_page_gives_nothing() -> None:
+    details = parse_report_page("<html><body><p>Page not found</p></body></html>", SEED_URL)
+    assert details == dataclasses.replace(
+        details,
+        published_on=None,
+        types=(),
+        forces=(),
+        pdf_url="",
+        recommendation_count=None,
+        afi_count=None,
+        recommendations=(),
+        areas_for_improvement=(),
+    )
+
+
+def test_impossible_date_is_ignored() -> None:
+    assert parse_report_page("<p>Published on: 31 February 2023</p>", SEED_URL).published_on is None
+
+
+# --- enrichment over https on loopback --------------------------------------------------------
+
+
+@dataclass
+class Page:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class PageServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), PageHandler)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.pages: dict[str, Page] = {}
+        self.seen: list[str] = []
+        self.stop = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "https") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
+
+
+class PageHandler(BaseHTTPRequestHandler):
+    server: PageServer
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)
+        page = self.server.pages.get(self.path, Page(status=404, body=b"<p>Not found</p>"))
+        if page.delay and self.server.stop.wait(page.delay):
+            return
+        try:
+            self.send_response(page.status)
+            self.send_header("Content-Type", page.content_type)
+            self.send_header("Content-Length", str(len(page.body)))
+            for name, value in page.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(page.body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    return context, str(ca_path)
+
+
+@pytest.fixture
+def server(tls: tuple[ssl.SSLContext, str]) -> Iterator[PageServer]:
+    srv = PageServer(tls[0])
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.stop.set()
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        s.trust_env = False
+        yield s
+
+
+def feed_pub(link: str, **changes: object) -> Publication:
+    base = Publication(
+        key=normalise_key(link, "https://hmicfrs.justiceinspectorates.gov.uk/?p=40987"),
+        title="Counter Terrorism Joint Inspection",
+        link=link,
+        published_on=date(2023, 7, 20),
+        types=("Counter-terrorism and joint inspection",),
+        forces=("N/A",),
+        guid="https://hmicfrs.justiceinspectorates.gov.uk/?p=40987",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_enrich_fills_what_the_feed_lacks(
+    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(server.url("/publications/seed/"), types=("Joint inspection",))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == ["/publications/seed/"]
+    assert enriched.recommendation_count == 4
+    assert len(enriched.recommendations) == 4
+    assert enriched.report_pdf_url.endswith("national-security-division.pdf")
+    assert enriched.types == ("Joint inspection",)  # the feed had types: kept
+    assert enriched.forces == ("N/A",)
+    assert enriched.published_on == date(2023, 7, 20)
+    assert (enriched.key, enriched.title, enriched.link) == (pub.key, pub.title, pub.link)
+
+
+def test_enrich_fills_types_and_forces_when_the_feed_had_none(
+    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(server.url("/publications/seed/"), types=(), forces=())
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert enriched.types == ("Counter-terrorism and joint inspection",)
+    assert enriched.forces == ("N/A",)
+
+
+def test_restamped_page_date_does_not_start_a_new_clock(
+    server: PageServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    page = SAMPLE_PAGE.read_bytes().replace(b"20 July 2023", b"7 March 2023")
+    server.pages["/publications/old/"] = Page(body=page)
+    pub = feed_pub(server.url("/publications/old/"), published_on=date(2018, 6, 12))
+    with caplog.at_level(logging.WARNING, logger="automation.reports"):
+        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert enriched.published_on == date(2018, 6, 12)
+    assert enriched.recommendation_count == 4  # the rest is still used
+    assert "keeping the feed date" in caplog.text
+    assert "2023-03-07" in caplog.text
+
+
+def test_page_date_within_a_week_is_used(
+    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(server.url("/publications/seed/"), published_on=date(2023, 7, 19))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert enriched.published_on == date(2023, 7, 20)
+
+
+@pytest.mark.parametrize(
+    ("make_link", "allowed"),
+    [
+        (lambda s: s.url("/publications/seed/"), DEFAULT_REPORT_HOSTS),  # loopback by default
+        (lambda s: s.url("/publications/seed/", host="localhost"), ("127.0.0.1",)),
+        (lambda s: s.url("/publications/seed/", scheme="http"), ("127.0.0.1",)),
+        (
+            lambda s: s.url("/publications/seed/").replace("https://", "https://u:p@"),
+            ("127.0.0.1",),
+        ),
+        (lambda s: "https://example.org/publications/seed/", ("127.0.0.1",)),
+        (lambda s: "", ("127.0.0.1",)),
+    ],
+    ids=["loopback-not-allowed", "other-host", "plain-http", "credentials", "foreign", "no-link"],
+)
+def test_links_outside_the_allowlist_are_not_fetched(
+    server: PageServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+    make_link: Callable[[PageServer], str],
+    allowed: tuple[str, ...],
+) -> None:
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(make_link(server))
+    with caplog.at_level(logging.INFO, logger="automation.reports"):
+        result = enrich(pub, session, allowed_hosts=allowed, verify=tls[1])
+    assert result == pub
+    assert server.seen == []
+    assert len(caplog.records) == 1
+    assert "not read" in caplog.records[0].getMessage()
+
+
+def test_redirect_to_a_host_outside_the_allowlist_is_not_followed(
+    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    elsewhere = server.url("/publications/seed/", host="localhost")
+    server.pages["/r/"] = Page(status=301, headers={"Location": elsewhere})
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(server.url("/r/"))
+    assert enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1]) == pub
+    assert server.seen == ["/r/"]
+
+
+def test_redirect_within_the_allowlist_is_followed(
+    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.pages["/r/"] = Page(status=301, headers={"Location": "/publications/seed/"})
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(server.url("/r/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert enriched.recommendation_count == 4
+    assert server.seen == ["/r/", "/publications/seed/"]
+
+
+@pytest.mark.parametrize(
+    ("page", "logged"),
+    [
+        (Page(status=404, body=b"<p>gone</p>"), "HTTP 404"),
+        (Page(status=500, body=b"<p>oops</p>"), "HTTP 500"),
+        (Page(body=b"%PDF-1.7", content_type="application/pdf"), "not an HTML page"),
+        (Page(body=b"<p>" + b"x" * 5_000 + b"</p>"), "page over 1000 bytes"),
+        (Page(body=SAMPLE_PAGE.read_bytes(), delay=2.0), "timed out"),
+    ],
+    ids=["404", "500", "pdf", "oversize", "timeout"],
+)
+def test_failures_degrade_to_the_feed_values(
+    server: PageServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+    page: Page,
+    logged: str,
+) -> None:
+    server.pages["/publications/seed/"] = page
+    pub = feed_pub(server.url("/publications/seed/"))
+    with caplog.at_level(logging.INFO, logger="automation.reports"):
+        result = enrich(
+            pub,
+            session,
+            allowed_hosts=["127.0.0.1"],
+            verify=tls[1],
+            timeout=(1.0, 0.2),
+            max_bytes=1000,
+        )
+    assert result == pub
+    assert server.seen == ["/publications/seed/"]
+    assert len(caplog.records) == 1
+    assert logged in caplog.records[0].getMessage()
+
+
+def test_untrusted_certificate_degrades(server: PageServer, session: requests.Session) -> None:
+    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    pub = feed_pub(server.url("/publications/seed/"))
+    # verify=True with no CA for the loopback certificate: TLS fails, the feed values stand.
+    assert enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=True) == pub
