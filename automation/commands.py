@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from automation.app import App
 from automation.errors import AutomationError, SettingsError
+from automation.jobs import followup
+from automation.jobs import reminders as reminder_job
 from automation.jobs.intake import Intake
 from automation.jobs.report import RunReport
 from automation.provision import provision as provision_tenant
@@ -38,17 +39,15 @@ def run_pass(
     today: dt.date,
     dry_run: bool = False,
     since: dt.date | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    reminders: bool = True,
 ) -> RunReport:
-    """One intake + follow-up + reminders pass; item failures are in the report."""
+    """One intake + follow-up (+ reminders) pass; item failures are in the report."""
     report = RunReport(dry_run=dry_run)
     intake = Intake(app, report, today=today)
     intake.run(since=since)
-    try:
-        from automation.jobs import followup
-    except ImportError:  # pragma: no cover - arrives with the follow-up work
-        return report
     followup.run(app, report, today=today, intake=intake)
+    if reminders:
+        reminder_job.run(app, report, today=today)
     return report
 
 

@@ -4,7 +4,7 @@
     ├── SettingsError(ValueError)      invalid or missing settings (CLI exit 2)
     ├── FeedError                      a feed could not be fetched or parsed (names the URL)
     ├── TemplateError                  the Word or email template cannot be rendered
-    ├── AuthError                      no token could be obtained (msal error code, never the secret)
+    ├── AuthError                      no token could be obtained (msal error code, no secret)
     ├── ItemError                      one publication failed; carries the key and field
     └── GraphError                     Graph answered with an error or could not be reached
         ├── GraphTransportError        connection/timeout; no HTTP status

@@ -219,6 +219,7 @@ class Service:
         self._ready = threading.Event()
         self._signal_name: str | None = None
         self._http: _HealthServer | None = None
+        self._scheduler: BlockingScheduler | None = None
         self._http_thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ class Service:
             if self._stop_requested.is_set():
                 logger.info("service stopped before it started")
                 return 0
-            scheduler = self._build_scheduler()
+            scheduler = self._scheduler = self._build_scheduler()
             self._start_healthz()
             watcher = threading.Thread(
                 target=self._watch, args=(scheduler,), name="service-stop", daemon=True
@@ -353,6 +354,8 @@ class Service:
             f"{self._signal_name} received" if self._signal_name else "stop requested",
         )
         with contextlib.suppress(SchedulerNotRunningError):
+            # Paused first, so the main loop submits nothing more to the closing executor.
+            scheduler.pause()
             scheduler.shutdown(wait=True)
 
     # -- signals ------------------------------------------------------------------------------

@@ -125,8 +125,13 @@ def test_second_run_writes_nothing(sandbox: Sandbox, settings: Any) -> None:
     second = run_pass(App(settings), today=AS_OF)
     assert second.failures == []
     assert graph_writes(sandbox) == []
+    # An idle intake + follow-up cycle: the delta link and one read of the plan.
+    sandbox.clear_log()
+    third = run_pass(App(settings), today=AS_OF, reminders=False)
+    assert third.failures == []
     graph_requests = [e for e in sandbox.request_log() if e["graph"] and not e["batch"]]
-    assert len(graph_requests) <= 2
+    assert graph_writes(sandbox) == []
+    assert len(graph_requests) <= 2, graph_requests
 
 
 def test_not_required_and_triage(sandbox: Sandbox, settings: Any) -> None:

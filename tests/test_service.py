@@ -21,7 +21,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from automation.service import HealthState, JobSpec, Service, describe_error
+from automation.service import LONDON, HealthState, JobSpec, Service, describe_error
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
@@ -46,8 +46,9 @@ class FakeClock:
 class Running:
     """A Service running in a background thread; remembers what run() returned and when."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, log: list[str] | None = None) -> None:
         self.service = service
+        self.log = log
         self.result: int | None = None
         self.returned_at: float | None = None
         self.thread = threading.Thread(target=self._run, name="test-service")
@@ -55,6 +56,8 @@ class Running:
     def _run(self) -> None:
         self.result = self.service.run()
         self.returned_at = time.monotonic()
+        if self.log is not None:
+            self.log.append("run returned")
 
     def start(self) -> Running:
         self.thread.start()
@@ -196,7 +199,6 @@ def test_wrapped_job_nonzero_result_is_a_run_with_item_failures(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = FakeClock(T0)
-    service = Service([JobSpec(name="once", func=lambda: 1, interval=timedelta(minutes=1))])
     service = Service(
         [JobSpec(name="once", func=lambda: 1, interval=timedelta(minutes=1))], clock=clock
     )
@@ -209,7 +211,7 @@ def test_wrapped_job_nonzero_result_is_a_run_with_item_failures(
     )
 
 
-def test_scheduler_uses_london_time_and_the_job_defaults() -> None:
+def test_scheduler_uses_london_time_and_the_job_defaults(services: list[Running]) -> None:
     service = Service(
         [
             JobSpec(name="intake", func=lambda: None, interval=timedelta(minutes=15)),
@@ -217,9 +219,11 @@ def test_scheduler_uses_london_time_and_the_job_defaults() -> None:
         ],
         misfire_grace_seconds=120,
     )
-    scheduler = service._build_scheduler()
-    jobs = {job.id: job for job in scheduler.get_jobs()}
+    services.append(Running(service).start())
+    scheduler = service._scheduler
+    assert scheduler is not None
     assert str(scheduler.timezone) == "Europe/London"
+    jobs = {job.id: job for job in scheduler.get_jobs()}
     intake, reminders = jobs["intake"], jobs["reminders"]
     assert isinstance(intake.trigger, IntervalTrigger)
     assert intake.trigger.interval == timedelta(minutes=15)
@@ -228,6 +232,8 @@ def test_scheduler_uses_london_time_and_the_job_defaults() -> None:
         assert job.coalesce is True
         assert job.max_instances == 1
         assert job.misfire_grace_time == 120
+    # The daily job is not run at start-up: its next run is 08:00 London.
+    assert reminders.next_run_time.astimezone(LONDON).time() == wall_time(8, 0)
     # 08:00 London is 07:00 UTC in summer and 08:00 UTC in winter.
     summer = reminders.trigger.get_next_fire_time(None, datetime(2024, 7, 1, 6, 0, tzinfo=UTC))
     winter = reminders.trigger.get_next_fire_time(None, datetime(2024, 12, 2, 9, 0, tzinfo=UTC))
@@ -242,16 +248,14 @@ def test_interval_jobs_run_immediately_in_order_and_repeat(services: list[Runnin
     calls: list[str] = []
     service = Service(
         [
-            JobSpec(name="first", func=lambda: calls.append("first"), interval=timedelta(seconds=1)),
-            JobSpec(
-                name="second", func=lambda: calls.append("second"), interval=timedelta(seconds=1)
-            ),
+            JobSpec(name="a", func=lambda: calls.append("a"), interval=timedelta(seconds=1)),
+            JobSpec(name="b", func=lambda: calls.append("b"), interval=timedelta(seconds=1)),
         ]
     )
     running = Running(service).start()
     services.append(running)
-    wait_for(lambda: calls.count("first") >= 2 and calls.count("second") >= 2, timeout=5)
-    assert calls[:2] == ["first", "second"]
+    wait_for(lambda: calls.count("a") >= 2 and calls.count("b") >= 2, timeout=5)
+    assert calls[:2] == ["a", "b"]
 
     asked = time.monotonic()
     assert running.stop() == 0
@@ -304,16 +308,10 @@ def test_stop_lets_the_job_in_flight_finish_and_skips_the_queue(services: list[R
             JobSpec(name="queued", func=lambda: events.append("queued"), interval=timedelta(1)),
         ]
     )
-    running = Running(service)
-    original = running._run
-
-    def run_and_mark() -> None:
-        original()
-        events.append("run returned")
-
-    running.thread = threading.Thread(target=run_and_mark)
-    services.append(running.start())
+    running = Running(service, log=events).start()
+    services.append(running)
     assert in_job.wait(5)
+    time.sleep(0.2)  # the second job is queued behind the first by now
     assert running.stop(timeout=5) == 0
     assert events == ["slow started", "slow done", "run returned"]
 
@@ -389,7 +387,8 @@ def test_healthz_reports_200_then_503_when_the_last_success_is_too_old(
     running = Running(service).start()
     services.append(running)
     port = service.healthz_port
-    assert port is not None and port > 0
+    assert port is not None
+    assert port > 0
     assert ran.wait(5)
     wait_for(lambda: service.health.snapshot(clock())["jobs"]["intake"]["last_success"] is not None)
 

@@ -21,6 +21,7 @@ from automation.graph.client import GraphClient
 __all__ = [
     "IDEMPOTENCY_PROPERTY_ID",
     "INLINE_ATTACHMENT_LIMIT",
+    "INLINE_TOTAL_LIMIT",
     "KEY_HEADER",
     "Attachment",
     "Mail",
@@ -34,6 +35,9 @@ KEY_HEADER = "X-Section55-Key"
 # Attachments sent inline (base64 in the JSON) must stay under 3 MB; larger ones go
 # through an upload session, which in turn refuses anything smaller than 3 MB.
 INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
+# sendMail's JSON body is limited to 4 MB and base64 grows content by a third: attachments
+# totalling more than this go through a draft instead.
+INLINE_TOTAL_LIMIT = int(2.5 * 1024 * 1024)
 # Upload-session PUTs: at most 4 MB each; a multiple of 320 KiB below that.
 ATTACHMENT_CHUNK = 12 * 327_680
 
@@ -150,7 +154,7 @@ class Mail:
         if not to:
             raise ValueError("at least one recipient is required")
         total = sum(len(a.content) for a in attachments)
-        if total <= INLINE_ATTACHMENT_LIMIT:
+        if total <= INLINE_TOTAL_LIMIT:
             message = self._message(
                 key=key, subject=subject, html=html, to=to, cc=cc, inline=attachments
             )

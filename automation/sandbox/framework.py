@@ -218,9 +218,9 @@ class Router:
 
 
 def parse_query(raw: str) -> dict[str, str]:
-    """Query string to a dict (first value wins); ``+`` is not a space in OData URLs."""
+    """Query string to a dict (first value wins); ``+`` reads as a space, as Graph does."""
     out: dict[str, str] = {}
-    for key, value in parse_qsl(raw.replace("+", "%2B"), keep_blank_values=True):
+    for key, value in parse_qsl(raw, keep_blank_values=True):
         out.setdefault(key, value)
     return out
 

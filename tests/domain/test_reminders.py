@@ -380,7 +380,7 @@ def test_completed_stage_gets_no_overdue_notices() -> None:
 
 
 def test_a_changed_due_date_starts_a_new_series() -> None:
-    cc, draft, approval, publish = stages()
+    draft = stages()[1]
     moved = StageState(
         key="draft", title=draft.title, assignee="a@x", due=date(2023, 8, 30), completed=False
     )
@@ -418,7 +418,7 @@ def test_recipients_are_lower_cased_and_deduplicated() -> None:
 
 
 def test_no_duplicate_ids_in_a_run() -> None:
-    cc, draft, approval, publish = stages()
+    _cc, draft, _approval, publish = stages()
     items = [
         make_item(key="pub-1", marker="S55-1"),
         make_item(key="pub-2", marker="S55-2"),
@@ -430,7 +430,7 @@ def test_no_duplicate_ids_in_a_run() -> None:
         keys = [(r.item_key, r.reminder_id) for r in produced]
         assert len(keys) == len(set(keys)), day
     on_23_aug = due_reminders(items, today=date(2023, 8, 23), policy=POLICY)
-    assert [(r.item_key, r.reminder_id) for r in on_23_aug] == [
+    assert [(r.item_key, r.reminder_id) for r in on_23_aug if r.stage_key == "draft"] == [
         ("pub-1", "stage:draft:2023-08-23:+0"),
         ("pub-2", "stage:draft:2023-08-23:+0"),
         ("pub-3", "stage:draft:2023-08-23:+0"),
@@ -519,6 +519,7 @@ def test_digests_from_a_real_day() -> None:
                 "overdue:stage:cc_comments:2023-07-27:+46",
                 "overdue:stage:draft:2023-08-23:+19",
                 "overdue:stage:approval:2023-09-01:+10",
+                "deadline:2023-09-13:-3",
             ],
         ),
         ("pcc@x", ["overdue:stage:approval:2023-09-01:+10"]),

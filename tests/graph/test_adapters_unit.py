@@ -25,6 +25,7 @@ from automation.graph.drive import Drive
 from automation.graph.mail import (
     IDEMPOTENCY_PROPERTY_ID,
     INLINE_ATTACHMENT_LIMIT,
+    INLINE_TOTAL_LIMIT,
     KEY_HEADER,
     Attachment,
     Mail,
@@ -247,7 +248,7 @@ def test_mail_at_the_3mb_boundary_uses_send_mail_with_inline_attachments() -> No
         Attachment(
             name="a.pdf",
             content_type="application/pdf",
-            content=b"a" * (INLINE_ATTACHMENT_LIMIT - 10),
+            content=b"a" * (INLINE_TOTAL_LIMIT - 10),
         ),
         Attachment(name="b.txt", content_type="text/plain", content=b"b" * 10),
     ]

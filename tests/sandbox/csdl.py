@@ -99,8 +99,8 @@ class Csdl:
     def bound_operation(self, name: str, binding: TypeRef) -> Operation | None:
         """The operation called ``name`` bound to ``binding`` (or to one of its base types)."""
         candidates = self.operations.get(name, [])
-        for ancestor in self.lineage(binding.name) or [None]:
-            wanted = ancestor.name if ancestor else binding.name
+        names = [found.name for found in self.lineage(binding.name)] or [binding.name]
+        for wanted in names:
             for op in candidates:
                 if op.binding == TypeRef(wanted, binding.collection):
                     return op

@@ -591,7 +591,10 @@ def register(ctx: SandboxContext) -> None:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise bad_request("Property 'name' is required.")
-        plan = store.get("plans", str(body.get("planId") or ""))
+        plan_id = body.get("planId")
+        if not isinstance(plan_id, str) or not plan_id:
+            raise bad_request("Property 'planId' is required.")
+        plan = store.get("plans", plan_id)
         if "orderHint" in body:
             _hint_text("orderHint", body["orderHint"])
         bucket = {

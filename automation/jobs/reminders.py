@@ -1,0 +1,273 @@
+"""Reminders: one digest email per person per day, each reminder sent at most once.
+
+Recipients come only from settings (response owner, stage assignees, manager): nothing in
+the feed, the tracker or Planner can add an address. What was sent is recorded on each
+tracker item (``S55Reminders``): ``"<id>|<recipient>"`` per delivered recipient, and the
+plain ``"<id>"`` once every recipient of that reminder has it. Each digest is tagged with
+an idempotency key (recipient + day) and looked up in Sent Items first, so a crash between
+sending and recording sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from automation.app import App
+from automation.documents import format_long_date
+from automation.domain.reminders import (
+    Digest,
+    Reminder,
+    ReminderItem,
+    ReminderPolicy,
+    StageState,
+    digests,
+    due_reminders,
+)
+from automation.errors import AutomationError
+from automation.graph.client import BatchRequest
+from automation.jobs.report import RunReport
+from automation.mailrender import MailRenderer
+from automation.tracker import TrackerRecord, dump_json
+
+log = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+SENT_KEEP = 400
+FINISHED = frozenset({"circulated", "published", "closed", "not required"})
+
+
+def allowed_addresses(app: App) -> set[str]:
+    """Every address the settings name (the only ones reminders may go to)."""
+    settings = app.settings
+    found = {
+        settings.people.response_owner,
+        settings.people.pcc,
+        settings.people.manager,
+        *(settings.stage_assignee(stage) for stage in settings.stages),
+    }
+    for group in ("chief_constable", "panel", "website", "hmicfrs"):
+        found.update(getattr(settings.recipients, group))
+    return {address.casefold() for address in found if address}
+
+
+def _london_date(stamp: Any) -> dt.date | None:
+    if not stamp:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(LONDON).date()
+
+
+def sent_entries(record: TrackerRecord) -> list[str]:
+    """What the item says was sent."""
+    entries = record.reminders.get("sent", [])
+    return [str(entry) for entry in entries] if isinstance(entries, list) else []
+
+
+class Reminders:
+    """One reminders pass as of ``today``."""
+
+    def __init__(self, app: App, report: RunReport, *, today: dt.date) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.report = report
+        self.today = today
+        self.allowed = allowed_addresses(app)
+
+    def policy(self) -> ReminderPolicy:
+        """Offsets and manager from settings."""
+        config = self.settings.reminders
+        return ReminderPolicy(
+            stage_offsets=tuple(config.stage_offsets),
+            deadline_offsets=tuple(config.deadline_offsets),
+            overdue_every_days=config.overdue_every_days,
+            manager=self.settings.people.manager.casefold(),
+        )
+
+    def _configured(self, address: str, fallback: str) -> str:
+        if address and address.casefold() in self.allowed:
+            return address.casefold()
+        return fallback.casefold()
+
+    def items(self) -> tuple[list[ReminderItem], dict[str, TrackerRecord]]:
+        """Open tracker items with their stages' due dates and completion from Planner."""
+        ws = self.app.resolve()
+        records = [
+            TrackerRecord.from_item(item)
+            for item in self.app.sharepoint.list_items(ws.site_id, ws.list_id)
+        ]
+        records = [r for r in records if r.key and r.status.casefold() not in FINISHED and r.tasks]
+        if not records:
+            return [], {}
+        tasks = {str(t["id"]): t for t in self.app.planner.list_tasks(ws.plan_id)}
+        out, by_key = [], {}
+        for record in records:
+            stages = []
+            for stage in self.settings.stages:
+                entry = record.tasks.get(stage.key)
+                task = tasks.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+                if task is None:
+                    continue
+                configured = self.settings.stage_assignee(stage)
+                assignee = configured
+                for user_id in task.get("assignments") or {}:
+                    user = self.app.user(str(user_id))
+                    if user is not None:
+                        assignee = self._configured(user.mail or user.upn, configured)
+                        break
+                stages.append(
+                    StageState(
+                        key=stage.key,
+                        title=stage.title,
+                        assignee=assignee.casefold(),
+                        due=_london_date(task.get("dueDateTime")),
+                        completed=int(task.get("percentComplete") or 0) >= 100,
+                    )
+                )
+            sent = sent_entries(record)
+            out.append(
+                ReminderItem(
+                    key=record.key,
+                    marker=record.marker,
+                    title=str(record.report.get("title") or record.title),
+                    status=record.status,
+                    owner=self._configured(
+                        record.response_owner, self.settings.people.response_owner
+                    ),
+                    deadline=record.deadline,
+                    stages=tuple(stages),
+                    sent_ids=frozenset(entry for entry in sent if "|" not in entry),
+                    links={
+                        "tracker": record.web_url,
+                        "draft": record.draft_url,
+                        "report": str(record.report.get("link") or record.report_url),
+                    },
+                )
+            )
+            by_key[record.key] = record
+        return out, by_key
+
+    def run(self) -> None:
+        """Send today's digests and record them."""
+        if not self.settings.reminders.enabled:
+            return
+        items, records = self.items()
+        due = due_reminders(items, today=self.today, policy=self.policy())
+        pending: list[Reminder] = []
+        for reminder in due:
+            if not reminder.recipients:
+                log.warning(
+                    "%s: reminder %s has no configured recipient",
+                    reminder.item_key,
+                    reminder.reminder_id,
+                )
+                continue
+            record = records[reminder.item_key]
+            done = set(sent_entries(record))
+            left = tuple(
+                r for r in reminder.recipients if f"{reminder.reminder_id}|{r}" not in done
+            )
+            if left:
+                pending.append(_with_recipients(reminder, left))
+        for digest in digests(pending, today=self.today):
+            try:
+                self.send_digest(digest, records, due)
+            except AutomationError as exc:
+                self.report.failure(f"reminders:{digest.recipient}", str(exc))
+
+    def send_digest(
+        self, digest: Digest, records: dict[str, TrackerRecord], due: Iterable[Reminder]
+    ) -> None:
+        """Send one digest (unless Sent Items has it) and record it on each item."""
+        key = f"s55-{digest.digest_id}"
+        what = ", ".join(f"{r.marker} {r.reminder_id}" for r in digest.reminders)
+        if self.report.dry_run:
+            self.report.action(f"reminders:{digest.recipient}", f"send a digest: {what}")
+            return
+        mail = self.app.mail
+        if mail is None:
+            raise AutomationError("no sending mailbox configured for reminders")
+        if mail.find_sent(key) is None:
+            rendered = MailRenderer(self.settings.templates_dir / "email").render(
+                "reminder_digest", self.context(digest)
+            )
+            mail.send(key=key, subject=rendered.subject, html=rendered.html, to=[digest.recipient])
+            self.report.sent.append(key)
+            self.report.action(f"reminders:{digest.recipient}", f"digest sent: {what}")
+        full = {r.reminder_id + "\x00" + r.item_key: r.recipients for r in due}
+        self.record(digest, records, full)
+
+    def record(
+        self,
+        digest: Digest,
+        records: dict[str, TrackerRecord],
+        recipients_of: dict[str, tuple[str, ...]],
+    ) -> None:
+        """Add what this digest delivered to each item (one ``$batch`` round trip)."""
+        changed: dict[str, TrackerRecord] = {}
+        for reminder in digest.reminders:
+            record = records[reminder.item_key]
+            entries = sent_entries(record)
+            entries.append(f"{reminder.reminder_id}|{digest.recipient}")
+            everyone = recipients_of.get(reminder.reminder_id + "\x00" + reminder.item_key, ())
+            if all(f"{reminder.reminder_id}|{r}" in entries for r in everyone):
+                entries.append(reminder.reminder_id)
+            record.reminders["sent"] = list(dict.fromkeys(entries))[-SENT_KEEP:]
+            changed[record.item_id] = record
+        ws = self.app.workspace
+        answers = self.app.client.batch(
+            [
+                BatchRequest(
+                    id=item_id,
+                    method="PATCH",
+                    url=f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{item_id}/fields",
+                    body={"S55Reminders": dump_json(record.reminders)},
+                    headers={"Content-Type": "application/json"},
+                )
+                for item_id, record in changed.items()
+            ]
+        )
+        for item_id, answer in answers.items():
+            answer.raise_for_status("PATCH", f"/items/{item_id}/fields")
+
+    def context(self, digest: Digest) -> dict[str, Any]:
+        """Values for the digest template."""
+        user = self.app.user(digest.recipient)
+        items = []
+        for reminder in digest.reminders:
+            items.append(
+                {
+                    "title": reminder.title,
+                    "kind": str(reminder.kind),
+                    "what": reminder.what,
+                    "due": format_long_date(reminder.due),
+                    "days": reminder.days,
+                    "overdue": reminder.days < 0,
+                    "tracker_url": reminder.links.get("tracker", ""),
+                    "draft_url": reminder.links.get("draft", ""),
+                    "report_url": reminder.links.get("report", ""),
+                }
+            )
+        return {
+            "recipient_name": user.display_name if user else digest.recipient,
+            "items": items,
+        }
+
+
+def _with_recipients(reminder: Reminder, recipients: tuple[str, ...]) -> Reminder:
+    from dataclasses import replace
+
+    return replace(reminder, recipients=recipients)
+
+
+def run(app: App, report: RunReport, *, today: dt.date) -> None:
+    """The reminders pass."""
+    Reminders(app, report, today=today).run()
