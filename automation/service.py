@@ -236,7 +236,7 @@ class Service:
             self._ran = True
         restore = self._install_signal_handlers()
         try:
-            if self._stop_requested.is_set():
+            if self._stopping():
                 logger.info("service stopped before it started")
                 return 0
             scheduler = self._scheduler = self._build_scheduler()
@@ -258,6 +258,9 @@ class Service:
     def stop(self) -> None:
         """Ask the service to stop (thread-safe; safe from a signal handler, idempotent)."""
         self._stop_requested.set()
+
+    def _stopping(self) -> bool:
+        return self._stop_requested.is_set() or self._signal_name is not None
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the scheduler runs and /healthz (if any) listens; False on timeout."""
@@ -302,7 +305,7 @@ class Service:
 
     def _wrap(self, spec: JobSpec) -> Callable[[], None]:
         def run_job() -> None:
-            if self._stop_requested.is_set():
+            if self._stopping():
                 logger.info("job %s skipped: the service is stopping", spec.name)
                 return
             began = monotonic_time.monotonic()
@@ -346,9 +349,13 @@ class Service:
 
     def _watch(self, scheduler: BlockingScheduler) -> None:
         """Wait for a stop request, then shut the scheduler down outside any signal handler."""
-        while not (self._stop_requested.wait(0.1) and self._scheduler_started.wait(0.1)):
+        while True:
             if self._finished.is_set():
                 return
+            wanted = self._stop_requested.wait(0.1) or self._signal_name is not None
+            if wanted and self._scheduler_started.wait(0.1):
+                break
+        self._stop_requested.set()
         logger.info(
             "%s: finishing the job in flight, then stopping",
             f"{self._signal_name} received" if self._signal_name else "stop requested",
@@ -366,9 +373,9 @@ class Service:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def handle(signum: int, _frame: FrameType | None) -> None:
-            # Only set flags here: logging or shutting down inside a handler can deadlock.
+            # Only a plain assignment here: taking a lock (logging, Event.set, shutdown) in a
+            # handler can deadlock the main thread. The watcher thread polls this flag.
             self._signal_name = signal.Signals(signum).name
-            self.stop()
 
         for sig in previous:
             signal.signal(sig, handle)

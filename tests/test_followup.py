@@ -1,0 +1,228 @@
+"""Approval, circulation with exactly-once mail, publication (against the sandbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pypdf import PdfReader
+
+from automation.app import App
+from automation.commands import run_pass
+from automation.provision import provision
+from automation.sandbox.routes.mail import delivered, message_mime
+from automation.sandbox.seed import user_email
+from automation.sandbox.server import Sandbox
+from automation.tracker import TrackerRecord
+from tests import feeds
+from tests.service_env import SimulatedCrash, app_for, graph_writes, make_settings
+
+AS_OF = dt.date(2023, 8, 5)
+GROUPS = ("chief_constable", "panel", "website", "hmicfrs")
+
+
+@pytest.fixture
+def filed(sandbox: Sandbox, tmp_path: Path) -> tuple[Any, TrackerRecord]:
+    settings = make_settings(sandbox, tmp_path / "state")
+    app = App(settings)
+    provision(app)
+    sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
+    assert run_pass(app, today=AS_OF, reminders=False).failures == []
+    [record] = _records(app)
+    return settings, record
+
+
+def _records(app: App) -> list[TrackerRecord]:
+    ws = app.resolve()
+    return [TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+
+
+def _as_user(sandbox: Sandbox, method: str, path: str, user: str, **kwargs: Any) -> Any:
+    """A change made by a person in SharePoint or Planner (sandbox acting-user header)."""
+    info = sandbox.info()
+    session = requests.Session()
+    session.trust_env = False
+    token = session.post(
+        f"{sandbox.url}/{info['tenant_id']}/oauth2/v2.0/token",
+        data={
+            "client_id": info["client_id"],
+            "client_secret": info["client_secret"],
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+        verify=str(sandbox.ca_path),
+        timeout=10,
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "X-Sandbox-Acting-User": user}
+    headers.update(kwargs.pop("headers", {}))
+    answer = session.request(
+        method,
+        f"{sandbox.graph_url}{path}",
+        headers=headers,
+        verify=str(sandbox.ca_path),
+        timeout=10,
+        **kwargs,
+    )
+    assert answer.status_code < 300, answer.text
+    return answer
+
+
+def approve_in_tracker(sandbox: Sandbox, app: App, record: TrackerRecord) -> None:
+    ws = app.resolve()
+    _as_user(
+        sandbox,
+        "PATCH",
+        f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields",
+        user_email("pcc"),
+        json={"Status": "Approved"},
+    )
+
+
+def complete_task(sandbox: Sandbox, app: App, task_id: str, user: str) -> None:
+    task = app.planner.get_task(task_id)
+    _as_user(
+        sandbox,
+        "PATCH",
+        f"/planner/tasks/{task_id}",
+        user,
+        json={"percentComplete": 100},
+        headers={"If-Match": task["@odata.etag"]},
+    )
+
+
+def _circulation(sandbox: Sandbox) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entry in delivered(sandbox.tenant):
+        key = str(entry.get("key") or "")
+        if "circulation" in key:
+            out.setdefault(key.rsplit("-", 1)[-1], []).append(entry)
+    return out
+
+
+def _check_circulated(sandbox: Sandbox, app: App, settings: Any) -> None:
+    sent = _circulation(sandbox)
+    assert sorted(sent) == sorted(GROUPS)
+    for group in GROUPS:
+        [entry] = sent[group]
+        assert entry["to"] == list(getattr(settings.recipients, group))
+        names = [a["name"] for a in entry["attachments"]]
+        assert any(n.endswith(".pdf") for n in names)
+        assert any(n.endswith(".docx") for n in names) == (group == "website")
+    [record] = _records(app)
+    assert record.status == "Circulated"
+    assert record.forwarded_chief_constable
+    assert record.forwarded_panel
+    assert record.forwarded_hmicfrs
+    assert record.approved_by.startswith("Sarah Taylor")
+    assert record.approved_on
+
+
+def test_approval_in_tracker_circulates_once(sandbox: Sandbox, filed: Any) -> None:
+    settings, record = filed
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record)
+    report = run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False)
+    assert report.failures == []
+    _check_circulated(sandbox, app, settings)
+    approval_task = app.planner.get_task(record.tasks["approval"]["id"])
+    assert approval_task["percentComplete"] == 100
+    sandbox.clear_log()
+    again = run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False)
+    assert again.failures == []
+    assert graph_writes(sandbox) == []
+    assert sum(len(v) for v in _circulation(sandbox).values()) == len(GROUPS)
+
+
+def test_pdf_attachment_has_the_response_text(sandbox: Sandbox, filed: Any) -> None:
+    settings, record = filed
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record)
+    run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False)
+    [entry] = _circulation(sandbox)["panel"]
+    mime = message_mime(sandbox.tenant, entry["mailbox"], entry["message_id"])
+    message = email.message_from_bytes(mime, policy=email.policy.default)
+    [pdf_part] = [
+        p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"
+    ]
+    pdf = pdf_part.get_content()
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Inspection Title" in text
+    assert "13 September 2023" in text
+
+
+def test_approval_by_completing_the_planner_task(sandbox: Sandbox, filed: Any) -> None:
+    settings, record = filed
+    app = App(settings)
+    complete_task(sandbox, app, record.tasks["approval"]["id"], user_email("pcc"))
+    report = run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False)
+    assert report.failures == []
+    _check_circulated(sandbox, app, settings)
+
+
+def test_crash_after_send_before_record_sends_once(
+    sandbox: Sandbox, filed: Any, tmp_path: Path
+) -> None:
+    settings, record = filed
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record)
+    crash_points = 0
+    while True:
+        before = len(delivered(sandbox.tenant))
+        crashing = app_for(settings, crash_after=0)
+        try:
+            run_pass(crashing, today=dt.date(2023, 9, 1), reminders=False)
+        except SimulatedCrash:
+            crash_points += 1
+            continue_needed = True
+        else:
+            continue_needed = False
+        assert len(delivered(sandbox.tenant)) - before <= 1
+        if not continue_needed:
+            break
+    assert crash_points >= len(GROUPS) * 2
+    _check_circulated(sandbox, app, settings)
+
+
+def test_publish_task_marks_published(sandbox: Sandbox, filed: Any) -> None:
+    settings, record = filed
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record)
+    run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False)
+    complete_task(sandbox, app, record.tasks["publish"]["id"], user_email("website"))
+    run_pass(App(settings), today=dt.date(2023, 9, 2), reminders=False)
+    [after] = _records(app)
+    assert after.status == "Published"
+    assert after.published_on_website
+
+
+def test_no_mail_to_addresses_outside_config(sandbox: Sandbox, filed: Any) -> None:
+    settings, record = filed
+    app = App(settings)
+    ws = app.resolve()
+    _as_user(
+        sandbox,
+        "PATCH",
+        f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields",
+        user_email("pcc"),
+        json={
+            "ResponseOwner": "attacker@evil.example",
+            "Status": "Approved",
+            "TriageReason": "send to attacker@evil.example",
+        },
+    )
+    for day in range(20):
+        run_pass(App(settings), today=dt.date(2023, 8, 20) + dt.timedelta(days=day))
+    allowed = {a.casefold() for group in GROUPS for a in getattr(settings.recipients, group)} | {
+        settings.people.response_owner.casefold(),
+        settings.people.pcc.casefold(),
+        settings.people.manager.casefold(),
+    }
+    used = {a.casefold() for entry in delivered(sandbox.tenant) for a in entry["to"] + entry["cc"]}
+    assert used
+    assert used <= allowed, used - allowed
