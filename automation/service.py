@@ -256,7 +256,7 @@ class Service:
             restore()
 
     def stop(self) -> None:
-        """Ask the service to stop (thread-safe; safe from a signal handler, idempotent)."""
+        """Ask the service to stop (thread-safe, idempotent); the job in flight finishes first."""
         self._stop_requested.set()
 
     def _stopping(self) -> bool:

@@ -31,6 +31,7 @@ from automation.errors import AutomationError, GoneError, ItemError
 from automation.graph.client import BatchRequest
 from automation.graph.mail import Attachment
 from automation.jobs.intake import Intake
+from automation.jobs.lease import claim
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
 from automation.tracker import TrackerRecord, datetime_field, dump_json
@@ -267,6 +268,8 @@ class FollowUp:
 
     def circulate(self, record: TrackerRecord, approval: Approval) -> None:
         """Record the approval and send the response to every configured group once."""
+        if not self.dry_run and not claim(self.app, record):
+            return
         if not record.approved_by or record.status != "Approved":
             fields: dict[str, Any] = {"Status": "Approved"}
             if not record.approved_by:
@@ -291,7 +294,7 @@ class FollowUp:
             pdf_bytes = self.app.drive.download_pdf(drive_id, record.draft_item_id)
             for group in pending:
                 self.send_group(record, group, docx_bytes, pdf_bytes)
-        final: dict[str, Any] = {"Status": "Circulated"}
+        final: dict[str, Any] = {"Status": "Circulated", "S55Lease": ""}
         for group in groups:
             if group.column:
                 final[group.column] = True

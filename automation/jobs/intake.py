@@ -45,6 +45,7 @@ from automation.errors import AutomationError, ConflictError, FeedError, ItemErr
 from automation.graph.client import BatchRequest, BatchResponse
 from automation.graph.planner import TaskSpec, checklist_id, encode_reference_key, task_body
 from automation.graph.sharepoint import odata_quote
+from automation.jobs.lease import claim, lease_value
 from automation.jobs.report import RunReport
 from automation.tracker import (
     SETUP_COMPLETE,
@@ -247,10 +248,11 @@ class Intake:
     def _file_one(self, pub: Publication, record: TrackerRecord | None) -> None:
         try:
             if record is None:
-                record = self.file(pub)
-                if record is None:
+                filed = self.file(pub)
+                if filed is None:
                     return
-                self.continue_setup(record, fresh=True)
+                record, created = filed
+                self.continue_setup(record, fresh=created)
             else:
                 self.continue_setup(record, fresh=False)
         except AutomationError as exc:
@@ -328,6 +330,8 @@ class Intake:
             "S55Setup": setup,
             "S55Report": report_json(pub),
         }
+        if setup != SETUP_NONE:
+            fields["S55Lease"] = lease_value()
         if pub.recommendation_count is not None:
             fields["Recommendations"] = pub.recommendation_count
         elif pub.recommendations:
@@ -338,8 +342,8 @@ class Intake:
             fields["AreasForImprovement"] = len(pub.areas_for_improvement)
         return fields
 
-    def file(self, pub: Publication) -> TrackerRecord | None:
-        """Create the tracker item (None in a dry run)."""
+    def file(self, pub: Publication) -> tuple[TrackerRecord, bool] | None:
+        """Create the tracker item: (record, created by us), or None in a dry run."""
         if self.settings.fetch_report_pages:
             pub = reports.enrich(
                 pub,
@@ -370,9 +374,9 @@ class Intake:
             if record is None:
                 raise
             log.info("%s: already filed as %s", pub.key, record.marker)
-            return record
+            return record, False
         self.report.filed.append(pub.key)
-        return TrackerRecord.from_item(item)
+        return TrackerRecord.from_item(item), True
 
     # -- setup ---------------------------------------------------------------------------------
     def needs_setup(self, record: TrackerRecord) -> bool:
@@ -391,6 +395,8 @@ class Intake:
             return
         if self.dry_run:
             self.report.action(record.key, f"complete the setup of {record.marker}")
+            return
+        if not fresh and not claim(self.app, record):
             return
         if record.response_required == Decision.YES.value:
             self.setup_response(record, fresh=fresh)
@@ -421,6 +427,7 @@ class Intake:
                 {key: {**value, "details": True} for key, value in tasks.items()}
             ),
             "S55Setup": SETUP_COMPLETE,
+            "S55Lease": "",
         }
         if record.status in ("", "Triage"):
             final["Status"] = "Drafting"
@@ -444,6 +451,7 @@ class Intake:
                 {**record.tasks, **{k: {**v, "details": True} for k, v in tasks.items()}}
             ),
             "S55Setup": SETUP_TRIAGE,
+            "S55Lease": "",
         }
         self.finish(record, details, final, ws.site_id, ws.list_id)
 

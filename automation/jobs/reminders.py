@@ -29,6 +29,7 @@ from automation.domain.reminders import (
 )
 from automation.errors import AutomationError
 from automation.graph.client import BatchRequest
+from automation.jobs.lease import claim
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
 from automation.tracker import TrackerRecord, dump_json
@@ -81,6 +82,7 @@ class Reminders:
         self.report = report
         self.today = today
         self.allowed = allowed_addresses(app)
+        self.claimed: set[str] = set()
 
     def policy(self) -> ReminderPolicy:
         """Offsets and manager from settings."""
@@ -195,6 +197,12 @@ class Reminders:
         mail = self.app.mail
         if mail is None:
             raise AutomationError("no sending mailbox configured for reminders")
+        for item_key in dict.fromkeys(r.item_key for r in digest.reminders):
+            if item_key not in self.claimed:
+                if not claim(self.app, records[item_key]):
+                    log.info("digest for %s left to another instance", digest.recipient)
+                    return
+                self.claimed.add(item_key)
         if mail.find_sent(key) is None:
             rendered = MailRenderer(self.settings.templates_dir / "email").render(
                 "reminder_digest", self.context(digest)
@@ -229,7 +237,7 @@ class Reminders:
                     id=item_id,
                     method="PATCH",
                     url=f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{item_id}/fields",
-                    body={"S55Reminders": dump_json(record.reminders)},
+                    body={"S55Reminders": dump_json(record.reminders), "S55Lease": ""},
                     headers={"Content-Type": "application/json"},
                 )
                 for item_id, record in changed.items()

@@ -1,0 +1,83 @@
+"""Two `automation once` processes at the same time against one tenant duplicate nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from automation.app import App
+from automation.provision import provision
+from automation.sandbox.routes.mail import delivered
+from automation.sandbox.server import Sandbox
+from automation.sandbox.tenant_config import config_text
+from automation.tracker import TrackerRecord
+from tests import feeds
+from tests.service_env import make_settings
+from tests.test_followup import approve_in_tracker
+
+
+def _run_two(config: Path, tmp: Path, as_of: str) -> None:
+    procs = []
+    for n in (1, 2):
+        env = dict(os.environ)
+        env["AUTOMATION_STATE_DIR"] = str(tmp / f"instance-{n}")
+        env["AUTOMATION_FETCH_REPORT_PAGES"] = "false"
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "automation",
+                    "once",
+                    "--config",
+                    str(config),
+                    "--as-of",
+                    as_of,
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (out + err).decode()
+        assert b"Traceback" not in err, err.decode()
+
+
+def test_two_once_processes_leave_one_of_everything(sandbox: Sandbox, tmp_path: Path) -> None:
+    settings = make_settings(sandbox, tmp_path / "setup")
+    app = App(settings)
+    provision(app)
+    sandbox.set_page("/feed/", feeds.rss([feeds.SEED, feeds.NORFOLK_PEEL]))
+    config = tmp_path / "automation.toml"
+    config.write_text(config_text(sandbox.info(), state_dir=tmp_path / "unused"), "utf-8")
+
+    # Latency stretches each run so the two really overlap.
+    sandbox.faults.configure({"latency_ms": 15})
+    _run_two(config, tmp_path, "2023-08-08")
+    races = [e for e in sandbox.request_log() if e["status"] in (409, 412)]
+    print(f"two instances: {len(races)} conflict answers (409/412) seen and absorbed")
+    ws = app.resolve()
+    records = [
+        TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)
+    ]
+    assert len(records) == 2
+    assert all(r.setup == "complete" for r in records)
+    tasks = app.planner.list_tasks(ws.plan_id)
+    assert len(tasks) == 2 * len(settings.stages)
+    folder = app.drive.get_by_path(ws.drive_id, f"{settings.sharepoint.drafts_folder}/2023")
+    assert folder is not None
+    drafts = list(app.client.paged(f"/drives/{ws.drive_id}/items/{folder['id']}/children"))
+    assert len(drafts) == 2
+
+    seed = next(r for r in records if r.title == feeds.SEED_TITLE)
+    approve_in_tracker(sandbox, app, seed)
+    _run_two(config, tmp_path, "2023-09-01")
+    circulation = [e for e in delivered(sandbox.tenant) if "circulation" in str(e.get("key"))]
+    groups = sorted(str(e["key"]).rsplit("-", 1)[-1] for e in circulation)
+    assert groups == ["chief_constable", "hmicfrs", "panel", "website"]
+    digests = [str(e["key"]) for e in delivered(sandbox.tenant) if "digest" in str(e.get("key"))]
+    assert len(digests) == len(set(digests))
