@@ -18,7 +18,7 @@ from automation.graph.auth import (
     TokenProvider,
     load_certificate_credential,
 )
-from automation.graph.client import GraphClient, Transport
+from automation.graph.client import GraphClient, RetryPolicy, Transport
 from automation.graph.drive import Drive
 from automation.graph.mail import Mail
 from automation.graph.planner import Planner
@@ -92,7 +92,9 @@ class App:
         *,
         transport: Transport | None = None,
         tokens: TokenProvider | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        """``retry`` overrides the Graph client's default retry budget."""
         self.settings = settings
         if settings.client_secret is not None:
             logsetup.register_secret(settings.client_secret.get_secret_value())
@@ -103,6 +105,7 @@ class App:
             transport=transport,
             verify=settings.verify,
             timeout=settings.timeout,
+            retry=retry or RetryPolicy(),
         )
         self.sharepoint = SharePoint(self.client)
         self.drive = Drive(self.client)

@@ -77,10 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.output)
         return _service_command(args)
     except SettingsError as exc:
-        for _line in exc.problems:
-            pass
+        for line in exc.problems:
+            sys.stderr.write(f"error: {line}\n")
         return EXIT_CONFIG
-    except AutomationError:
+    except AutomationError as exc:
+        sys.stderr.write(f"error: {exc}\n")
         return EXIT_ITEM_FAILURES
     except KeyboardInterrupt:
         return 130

@@ -140,7 +140,10 @@ def _token_hint(exc: AuthError, settings: Settings) -> str:
     if exc.code == "invalid_tenant":
         return _TOKEN_HINTS["90002"]
     if exc.code in ("authority_unavailable", "request_failed", "no_response"):
-        return f"the identity endpoint is unreachable: check authority_host ({_host(settings.authority_host)}), proxy/firewall and ca_bundle"
+        return (
+            f"the identity endpoint is unreachable: check authority_host "
+            f"({_host(settings.authority_host)}), proxy/firewall and ca_bundle"
+        )
     return (
         "check tenant_id, client_id and the credential (wrong or expired secret, certificate "
         "not uploaded to the app registration, wrong tenant)"
@@ -204,21 +207,27 @@ class Doctor:
             for name in GRAPH_CHECKS:
                 yield CheckResult(name=name, status="SKIP", detail="skipped (no access token)")
         else:
-            yield self._guarded("site", SITE_HINT, self._site)
-            for name, hint, check in (
-                ("tracker list", PROVISION_HINT, self._tracker_list),
-                ("library", LIBRARY_WRITE_HINT, self._library),
-            ):
-                if self._site_id:
-                    yield self._guarded(name, hint, check)
-                else:
-                    yield CheckResult(name=name, status="SKIP", detail="skipped (no site)")
-            yield self._guarded("planner", PLANNER_HINT, self._planner)
-            yield self._guarded("users", USERS_HINT, self._users)
-            yield self._guarded("mailbox", MAILBOX_HINT, self._mailbox)
+            try:
+                yield from self._graph_checks()
+            finally:
+                self.client.close()
         yield self._word_template()
         yield self._email_templates()
         yield from self._feeds()
+
+    def _graph_checks(self) -> Iterator[CheckResult]:
+        yield self._guarded("site", SITE_HINT, self._site)
+        for name, hint, check in (
+            ("tracker list", PROVISION_HINT, self._tracker_list),
+            ("library", LIBRARY_WRITE_HINT, self._library),
+        ):
+            if self._site_id:
+                yield self._guarded(name, hint, check)
+            else:
+                yield CheckResult(name=name, status="SKIP", detail="skipped (no site)")
+        yield self._guarded("planner", PLANNER_HINT, self._planner)
+        yield self._guarded("users", USERS_HINT, self._users)
+        yield self._guarded("mailbox", MAILBOX_HINT, self._mailbox)
 
     def _settings(self) -> CheckResult:
         s = self.settings
@@ -269,7 +278,7 @@ class Doctor:
         elif sp.hostname:
             where = f"https://{sp.hostname}{sp.site_path}"
         else:
-            return _fail("site", "neither sharepoint.site_id nor sharepoint.hostname is set", SITE_HINT)
+            return _fail("site", "sharepoint.site_id and sharepoint.hostname are unset", SITE_HINT)
         try:
             if sp.site_id:
                 site = self.client.get_json(f"/sites/{quote(sp.site_id, safe=',')}")
@@ -310,7 +319,9 @@ class Doctor:
                 "library", f"'{library}': drafts folder '{folder}' not found", PROVISION_HINT
             )
         try:
-            probe = self.drive.upload(drive_id, folder, PROBE_NAME, PROBE_CONTENT, conflict="replace")
+            probe = self.drive.upload(
+                drive_id, folder, PROBE_NAME, PROBE_CONTENT, conflict="replace"
+            )
         except (ForbiddenError, UnauthorizedError) as exc:
             return _fail(
                 "library",
@@ -329,7 +340,9 @@ class Doctor:
                 f"probe file '{folder}/{PROBE_NAME}' written but not deleted: {exc}",
                 f"delete '{folder}/{PROBE_NAME}' by hand; the app needs delete (write) permission",
             )
-        return _ok("library", f"'{library}': folder '{folder}' found, probe file written and deleted")
+        return _ok(
+            "library", f"'{library}': folder '{folder}' found, probe file written and deleted"
+        )
 
     def _planner(self) -> CheckResult:
         plan_id = self.settings.planner.plan_id
@@ -387,9 +400,7 @@ class Doctor:
         if unset:
             notes.append(f"not set: {', '.join(unset)}")
         if missing:
-            return _fail(
-                "users", f"not found in the tenant: {'; '.join(missing)}", USERS_HINT
-            )
+            return _fail("users", f"not found in the tenant: {'; '.join(missing)}", USERS_HINT)
         detail = (
             f"{len(people)} people/assignees found, "
             f"{len(recipients) - len(external)} of {len(recipients)} recipients in the tenant"
@@ -404,7 +415,13 @@ class Doctor:
                 "mailbox is not set",
                 "set mailbox to the shared mailbox the service sends from",
             )
-        if self.users.get(mailbox) is None:
+        try:
+            found = self.users.get(mailbox)
+        except (ForbiddenError, UnauthorizedError) as exc:
+            return _fail(
+                "mailbox", f"{mailbox}: cannot be looked up ({exc.code or exc.status})", USERS_HINT
+            )
+        if found is None:
             return _fail(
                 "mailbox",
                 f"{mailbox}: not found in the tenant",
@@ -431,10 +448,13 @@ class Doctor:
                 f"{base}/mailFolders/SentItems/messages", params={"$top": "1", "$select": "id"}
             )
         except (ForbiddenError, UnauthorizedError) as exc:
+            left = ""
+            if step == "deleting the draft":
+                left = f"; the draft '{PROBE_SUBJECT}' is left in Drafts: delete it by hand"
             return _fail(
                 "mailbox",
                 f"{mailbox}: mailbox permission revoked or restricted while {step} "
-                f"({exc.code or exc.status}: {exc.graph_message})",
+                f"({exc.code or exc.status}: {exc.graph_message}){left}",
                 MAILBOX_HINT,
             )
         return _ok(

@@ -85,7 +85,8 @@ def _number(name: str, display: str) -> dict[str, Any]:
 # Title comes with the genericList template.
 COLUMNS: tuple[dict[str, Any], ...] = (
     _text("PublicationKey", "Publication key", indexed=True, unique=True),
-    _text("ReportUrl", "Link to report"),
+    # Links can exceed a single-line column's 255 characters: multi-line text keeps them whole.
+    _text("ReportUrl", "Link to report", multiline=True),
     _date_only("PublishedOn", "Published on"),
     _date_only("ResponseDeadline", "Section 55 response deadline"),
     _text("PublicationTypes", "Publication types"),
@@ -93,7 +94,7 @@ COLUMNS: tuple[dict[str, Any], ...] = (
     _choice("ResponseRequired", "Response required", RESPONSE_CHOICES, indexed=True),
     _text("TriageReason", "Triage reason", multiline=True),
     _choice("Status", "Status", STATUS_CHOICES, indexed=True),
-    _text("DraftUrl", "Draft"),
+    _text("DraftUrl", "Draft", multiline=True),
     _text("ResponseOwner", "Response owner"),
     _number("Recommendations", "Recommendations"),
     _number("AreasForImprovement", "Areas for improvement"),

@@ -100,10 +100,12 @@ class Drive:
         *,
         conflict: str = "fail",
         chunk_size: int = 10 * UPLOAD_FRAGMENT_UNIT,
+        session_threshold: int = SIMPLE_UPLOAD_LIMIT,
     ) -> dict[str, Any]:
         """Upload ``content`` as ``folder_path/name``; returns the driveItem.
 
-        Up to 4 MB in one PUT, larger through an upload session in ``chunk_size``
+        Up to ``session_threshold`` bytes (4 MB by default, the most a simple PUT takes
+        everywhere) in one PUT, larger through an upload session in ``chunk_size``
         fragments. ``conflict`` is fail (409 ConflictError when the name exists),
         replace or rename.
         """
@@ -111,9 +113,11 @@ class Drive:
             raise ValueError(f"conflict must be one of {sorted(CONFLICT_BEHAVIOURS)}")
         if chunk_size <= 0 or chunk_size % UPLOAD_FRAGMENT_UNIT:
             raise ValueError("chunk_size must be a positive multiple of 327680 bytes")
+        if not 0 <= session_threshold <= SIMPLE_UPLOAD_LIMIT:
+            raise ValueError(f"session_threshold must be between 0 and {SIMPLE_UPLOAD_LIMIT}")
         target = _path(f"{folder_path}/{name}")
         item_url = f"{self._root(drive_id)}:/{target}:"
-        if len(content) <= SIMPLE_UPLOAD_LIMIT:
+        if len(content) <= session_threshold:
             result: dict[str, Any] = self._client.request(
                 "PUT",
                 f"{item_url}/content",

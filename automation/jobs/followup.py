@@ -10,7 +10,8 @@ Circulation of an approved response, step by step, each recorded on the item:
 2. the current draft from the library, converted to PDF by Graph;
 3. per recipient group: look for the message's idempotency key in Sent Items, send only if
    it is not there, then record the send (``S55Mail``) and tick the group's column;
-4. Status "Circulated" and the approval task completed.
+4. the approval task completed, then Status "Circulated" (the last write: an item that
+   says Circulated is not revisited).
 
 A crash between a send and its record is healed by step 3's Sent Items check.
 """
@@ -268,14 +269,21 @@ class FollowUp:
 
     def circulate(self, record: TrackerRecord, approval: Approval) -> None:
         """Record the approval and send the response to every configured group once."""
-        if not self.dry_run and not claim(self.app, record):
-            return
+        fields: dict[str, Any] = {}
         if not record.approved_by or record.status != "Approved":
-            fields: dict[str, Any] = {"Status": "Approved"}
+            fields = {"Status": "Approved"}
             if not record.approved_by:
                 fields["ApprovedBy"] = approval.by[:255]
                 fields["ApprovedOn"] = approval.on or datetime_field(dt.datetime.now(dt.UTC))
-            self.patch(record, fields)
+        if self.dry_run:
+            if fields:
+                self.patch(record, fields)
+        # The approval goes in the same write as the lease: a lease written on its own would
+        # make the service the item's last editor, and a crash right after it would lose
+        # who approved (the approver is read from the item's last editor).
+        elif not claim(self.app, record, fields=fields):
+            return
+        if fields:
             record.approved_by = str(fields.get("ApprovedBy", record.approved_by))
             record.approved_on = str(fields.get("ApprovedOn", record.approved_on))
             record.status = "Approved"
@@ -294,6 +302,9 @@ class FollowUp:
             pdf_bytes = self.app.drive.download_pdf(drive_id, record.draft_item_id)
             for group in pending:
                 self.send_group(record, group, docx_bytes, pdf_bytes)
+        # The approval task first: once the item says Circulated, nothing revisits it, so
+        # Status Circulated must be the last write of the circulation.
+        self.complete_task(record, "approval")
         final: dict[str, Any] = {"Status": "Circulated", "S55Lease": ""}
         for group in groups:
             if group.column:
@@ -301,7 +312,6 @@ class FollowUp:
         self.patch(record, final)
         record.status = "Circulated"
         self.report.action(record.key, f"{record.marker} circulated")
-        self.complete_task(record, "approval")
 
     def _names(self, record: TrackerRecord) -> tuple[str, str]:
         stem = f"{record.published_on.isoformat() if record.published_on else ''} "
@@ -366,6 +376,9 @@ class FollowUp:
 
     def mark_published(self, record: TrackerRecord, *, via_task: bool) -> None:
         """The website team published it: tick the column, Status Published."""
+        if not via_task:
+            # Before the status: once the item says Published, nothing revisits it.
+            self.complete_task(record, "publish")
         fields: dict[str, Any] = {"Status": "Published"}
         if not record.published_on_website:
             fields["PublishedOnWebsite"] = True
@@ -373,8 +386,6 @@ class FollowUp:
         record.status = "Published"
         record.published_on_website = True
         self.report.action(record.key, f"{record.marker} published on the website")
-        if not via_task:
-            self.complete_task(record, "publish")
 
     def complete_task(self, record: TrackerRecord, role: str) -> None:
         """Mark the stage task of ``role`` complete in Planner (if it is not already)."""

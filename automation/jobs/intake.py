@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -132,8 +132,17 @@ def report_json(pub: Publication) -> str:
 class Intake:
     """One intake pass (feeds, lookups, filing, setup completion)."""
 
-    def __init__(self, app: App, report: RunReport, *, today: dt.date) -> None:
+    def __init__(
+        self,
+        app: App,
+        report: RunReport,
+        *,
+        today: dt.date,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.app = app
+        self.progress = progress
+        self._done = 0
         self.settings = app.settings
         self.report = report
         self.today = today
@@ -238,12 +247,22 @@ class Intake:
         if not todo:
             return
         workers = max(1, min(self.settings.concurrency, len(todo)))
+        total = len(todo)
+
+        def one(pair: tuple[Publication, TrackerRecord | None]) -> None:
+            self._file_one(*pair)
+            with self._plan_lock:
+                self._done += 1
+                done = self._done
+            if self.progress is not None:
+                self.progress(done, total)
+
         if workers == 1:
-            for pub, record in todo:
-                self._file_one(pub, record)
+            for pair in todo:
+                one(pair)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="intake") as pool:
-            list(pool.map(lambda pair: self._file_one(*pair), todo))
+            list(pool.map(one, todo))
 
     def _file_one(self, pub: Publication, record: TrackerRecord | None) -> None:
         try:
@@ -317,7 +336,7 @@ class Intake:
         fields: dict[str, Any] = {
             "Title": _cut(pub.title, 255),
             "PublicationKey": pub.key,
-            "ReportUrl": _cut(pub.link, 255),
+            "ReportUrl": pub.link,
             "PublishedOn": date_field(pub.published_on),
             "ResponseDeadline": date_field(deadline),
             "PublicationTypes": _cut("; ".join(pub.types), 255),
@@ -407,7 +426,10 @@ class Intake:
         """Due dates of the stages for this item."""
         if record.published_on is None or record.deadline is None:
             raise ItemError(record.key, "PublishedOn/ResponseDeadline", "missing or not a date")
-        return plan_stages(record.published_on, record.deadline, stage_specs(self.app))
+        # Filed late (backfill, or after downtime): stages already past are due from today.
+        return plan_stages(
+            record.published_on, record.deadline, stage_specs(self.app), today=self.today
+        )
 
     def setup_response(self, record: TrackerRecord, *, fresh: bool) -> None:
         """Draft, stage tasks, details, then the final bookkeeping update."""
@@ -421,7 +443,7 @@ class Intake:
         tasks = self.ensure_tasks(record, planned, fresh=fresh)
         details = self.detail_requests(record, planned, tasks, draft_url=draft_url)
         final: dict[str, Any] = {
-            "DraftUrl": _cut(draft_url, 255),
+            "DraftUrl": draft_url,
             "S55DraftItemId": draft_id,
             "S55Tasks": dump_json(
                 {key: {**value, "details": True} for key, value in tasks.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from automation.app import App
@@ -43,20 +44,30 @@ def held_by_other(lease: str, now: dt.datetime, *, instance: str = INSTANCE) -> 
     return until > now
 
 
-def claim(app: App, record: TrackerRecord) -> bool:
-    """Take the item's lease (If-Match on its etag); False when another instance has it."""
+def claim(app: App, record: TrackerRecord, *, fields: Mapping[str, Any] | None = None) -> bool:
+    """Take the item's lease (If-Match on its etag); False when another instance has it.
+
+    ``fields`` are written in the same request as the lease, so they land exactly when the
+    claim does (used to record facts that the claim itself would otherwise hide, such as
+    who last edited the item). When ``fields`` are given the write always happens, even if
+    this instance already holds the lease.
+    """
     now = dt.datetime.now(dt.UTC)
     if held_by_other(record.lease, now):
         log.info("%s: another instance is working on %s; moving on", record.key, record.marker)
         return False
     owner, _, _ = record.lease.partition("|")
-    if owner == INSTANCE:
+    if owner == INSTANCE and not fields:
         return True
     ws = app.workspace
     value = lease_value(now)
     try:
-        fields: dict[str, Any] = app.sharepoint.update_fields(
-            ws.site_id, ws.list_id, record.item_id, {"S55Lease": value}, etag=record.etag
+        written: dict[str, Any] = app.sharepoint.update_fields(
+            ws.site_id,
+            ws.list_id,
+            record.item_id,
+            {**(fields or {}), "S55Lease": value},
+            etag=record.etag,
         )
     except PreconditionFailedError:
         log.info(
@@ -64,5 +75,5 @@ def claim(app: App, record: TrackerRecord) -> bool:
         )
         return False
     record.lease = value
-    record.etag = str(fields.get("@odata.etag") or record.etag)
+    record.etag = str(written.get("@odata.etag") or record.etag)
     return True

@@ -441,6 +441,9 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "S55Sandbox/1.0"
+        # Headers and body go out in separate writes; with Nagle on, the body waits for the
+        # client's delayed ACK (~40 ms per request on Linux), swamping injected latency.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -465,13 +468,7 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if "client-request-id" in request.headers:
                 headers.setdefault("client-request-id", request.headers["client-request-id"])
             headers.setdefault("Cache-Control", "no-store")
-            self.send_response(response.status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD" and response.body:
-                self.wfile.write(response.body)
+            # Log before answering: a client that has its answer must find it in the log.
             if not request.path.startswith("/_sandbox/"):
                 route_kind = "static" if request.path in sandbox.static else "http"
                 sandbox._record(
@@ -488,6 +485,13 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                         "kind": route_kind,
                     }
                 )
+            self.send_response(response.status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD" and response.body:
+                self.wfile.write(response.body)
 
         do_GET = _serve
         do_POST = _serve

@@ -1,0 +1,293 @@
+"""The whole life of three responses as a fixed script of passes, and a normalised snapshot.
+
+Used by tests/test_fault_matrix.py: the same script runs clean (the reference), with a
+crash after the k-th step (then the crashed pass again, then the rest), and under a
+throttling storm; every run must end in the same normalised state.
+
+The life: pass A (2023-08-08) files the seed, Norfolk PEEL and a super-complaint; the PCC
+approves the seed in the tracker; pass B (2023-09-01) circulates it; the website team
+completes its publish task; pass C (2023-09-02) marks it Published. Reminder digests go
+out inside the passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.app import App
+from automation.commands import run_pass
+from automation.graph.client import GraphResponse, RequestsTransport, RetryPolicy
+from automation.provision import provision
+from automation.sandbox.routes.mail import delivered
+from automation.sandbox.seed import user_email
+from automation.sandbox.server import Sandbox
+from automation.settings import Settings
+from automation.tracker import TrackerRecord
+from tests import feeds
+from tests.service_env import WRITES, SimulatedCrash, make_settings
+from tests.test_followup import approve_in_tracker, complete_task
+
+FEED = (feeds.SEED, feeds.NORFOLK_PEEL, feeds.SUPER_COMPLAINT)
+SEED_KEY_LINK = feeds.SEED.link
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pass:
+    """One scheduled pass of the service, and what people do just before it."""
+
+    name: str
+    today: dt.date
+    before: Callable[[Sandbox, App], None] | None = None
+
+
+def _seed_record(app: App) -> TrackerRecord:
+    records = tracker_records(app)
+    [seed] = [r for r in records if r.title == feeds.SEED_TITLE]
+    return seed
+
+
+def _approve_seed(sandbox: Sandbox, app: App) -> None:
+    approve_in_tracker(sandbox, app, _seed_record(app))
+
+
+def _publish_seed(sandbox: Sandbox, app: App) -> None:
+    seed = _seed_record(app)
+    complete_task(sandbox, app, str(seed.tasks["publish"]["id"]), user_email("website"))
+
+
+LIFE: tuple[Pass, ...] = (
+    Pass(name="A", today=dt.date(2023, 8, 8)),
+    Pass(name="B", today=dt.date(2023, 9, 1), before=_approve_seed),
+    Pass(name="C", today=dt.date(2023, 9, 2), before=_publish_seed),
+)
+
+
+# -- crash injection ------------------------------------------------------------------------
+class StepCrash(RequestsTransport):
+    """Dies right after the answer to the ``crash_after + 1``-th step.
+
+    A step is a write request (token requests aside; a ``$batch`` is one step) or the
+    request that converts the draft to PDF (a read, but the last thing circulation does
+    before the first email, so a crash right after it is a point of its own). One
+    transport is shared by every pass of a script, so steps are counted across passes.
+    ``crash_after=None`` never crashes and only counts.
+    """
+
+    def __init__(self, *, verify: str | bool, crash_after: int | None) -> None:
+        super().__init__(verify=verify)
+        self.crash_after = crash_after
+        self.current_pass = ""
+        self.steps: list[str] = []
+        self.crashed = False
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def is_step(method: str, url: str) -> bool:
+        """Whether this request counts as a step of the life."""
+        if "/oauth2/" in url:
+            return False
+        return method.upper() in WRITES or "format=pdf" in url
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+        allow_redirects: bool,
+    ) -> GraphResponse:
+        with self._lock:
+            if self.crashed:
+                raise SimulatedCrash("already dead")
+        response = super().send(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+        if self.is_step(method, url):
+            with self._lock:
+                self.steps.append(f"pass {self.current_pass}: {method.upper()} {_short(url)}")
+                if self.crash_after is not None and len(self.steps) > self.crash_after:
+                    self.crashed = True
+                    raise SimulatedCrash(f"step {len(self.steps)}, {self.steps[-1]}")
+        return response
+
+
+def _short(url: str) -> str:
+    path = url.split("/v1.0", 1)[-1]
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9_-]{20,}", "{id}", path)[:90]
+
+
+# -- running the script ----------------------------------------------------------------------
+@dataclass(slots=True)
+class LifeRun:
+    """What happened in one run of the script."""
+
+    crashed_in: str = ""
+    crash_step: str = ""
+    steps: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def prepare(sandbox: Sandbox, state: Path, **overrides: Any) -> Settings:
+    """A freshly reset tenant, provisioned, with the life's feed; settings for it."""
+    sandbox.reset()
+    if state.exists():
+        shutil.rmtree(state)
+    settings = make_settings(sandbox, state, **overrides)
+    provision(App(settings))
+    sandbox.set_page("/feed/", feeds.rss(list(FEED)))
+    return settings
+
+
+def run_life(
+    sandbox: Sandbox,
+    settings: Settings,
+    *,
+    crash_after: int | None = None,
+    retry: RetryPolicy | None = None,
+    lose_state_on_crash: bool = False,
+) -> LifeRun:
+    """Run the script; after a crash, the crashed pass again with a normal App, then the rest."""
+    transport = StepCrash(verify=settings.verify, crash_after=crash_after)
+    outcome = LifeRun()
+    for step in LIFE:
+        if step.before is not None:
+            # People's edits are not what is under test: no faults while they happen.
+            faults = sandbox.faults.to_dict()
+            sandbox.faults.configure({})
+            step.before(sandbox, App(settings))
+            sandbox.faults.configure(faults)
+        if not transport.crashed:
+            transport.current_pass = step.name
+            try:
+                report = run_pass(_app(settings, transport, retry), today=step.today)
+            except SimulatedCrash as crash:
+                outcome.crashed_in = step.name
+                outcome.crash_step = str(crash)
+                if lose_state_on_crash:
+                    shutil.rmtree(settings.state_dir, ignore_errors=True)
+            else:
+                outcome.failures += [f"{step.name}: {line}" for line in report.failures]
+                continue
+        report = run_pass(_app(settings, None, retry), today=step.today)
+        outcome.failures += [f"{step.name} (after crash): {line}" for line in report.failures]
+    outcome.steps = list(transport.steps)
+    return outcome
+
+
+def _app(settings: Settings, transport: StepCrash | None, retry: RetryPolicy | None) -> App:
+    if retry is None:
+        return App(settings, transport=transport)
+    return App(settings, transport=transport, retry=retry)
+
+
+# -- the normalised snapshot -------------------------------------------------------------------
+def tracker_records(app: App) -> list[TrackerRecord]:
+    """Every tracker item."""
+    ws = app.resolve()
+    return [
+        TrackerRecord.from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)
+    ]
+
+
+def _drive_names(app: App) -> list[str]:
+    ws = app.resolve()
+    names: list[str] = []
+    folders = [("", f"/drives/{ws.drive_id}/root/children")]
+    while folders:
+        prefix, path = folders.pop()
+        for child in app.client.paged(path):
+            name = f"{prefix}/{child['name']}"
+            if "folder" in child:
+                folders.append((name, f"/drives/{ws.drive_id}/items/{child['id']}/children"))
+            else:
+                names.append(name)
+    return sorted(names)
+
+
+def snapshot(sandbox: Sandbox, settings: Settings) -> dict[str, Any]:
+    """The tenant's state without ids, etags and timestamps (item ids become keys)."""
+    app = App(settings)
+    records = tracker_records(app)
+    by_id = {r.item_id: r.key for r in records}
+
+    def unid(text: str) -> str:
+        text = re.sub(r"\[S55-(\d+)\]", lambda m: f"[{by_id.get(m.group(1), '?')}]", text)
+        return re.sub(
+            r"(s55-circulation-[0-9a-f]+)-(\d+)-",
+            lambda m: f"{m.group(1)}-{by_id.get(m.group(2), '?')}-",
+            text,
+        )
+
+    items = sorted(
+        (
+            {
+                "key": r.key,
+                "status": r.status,
+                "response_required": r.response_required,
+                "setup": r.setup,
+                "flags": {
+                    "forwarded_chief_constable": r.forwarded_chief_constable,
+                    "forwarded_panel": r.forwarded_panel,
+                    "forwarded_hmicfrs": r.forwarded_hmicfrs,
+                    "submitted_portal": r.submitted_portal,
+                    "published_on_website": r.published_on_website,
+                },
+                "approved_by": r.approved_by,
+                "has_draft": bool(r.draft_item_id and r.draft_url),
+                "tasks": len(r.tasks),
+                "mail": sorted(r.mail),
+                "reminders": sorted(str(x) for x in r.reminders.get("sent", [])),
+                "lease": bool(r.lease),
+            }
+            for r in records
+        ),
+        key=lambda entry: str(entry["key"]),
+    )
+    tasks = sorted(
+        (unid(str(t.get("title", ""))), int(t.get("percentComplete") or 0))
+        for t in app.planner.list_tasks(app.resolve().plan_id)
+    )
+    mail = Counter(
+        (
+            unid(str(entry.get("key") or "")),
+            tuple(entry.get("to") or ()),
+            tuple(sorted(str(a["name"]) for a in entry.get("attachments") or ())),
+        )
+        for entry in delivered(sandbox.tenant)
+    )
+    return {
+        "items": items,
+        "files": _drive_names(app),
+        "tasks": tasks,
+        "mail": sorted(mail.items()),
+    }
+
+
+def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Short lines naming what differs between two snapshots."""
+    out = []
+    for part in expected:
+        if expected[part] != actual.get(part):
+            want, got = expected[part], actual.get(part)
+            if isinstance(want, list) and isinstance(got, list):
+                missing = [x for x in want if x not in got]
+                extra = [x for x in got if x not in want]
+                out.append(f"{part}: missing {missing!r} extra {extra!r}"[:1500])
+            else:
+                out.append(f"{part}: {want!r} != {got!r}"[:1500])
+    return out
