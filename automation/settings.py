@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -69,13 +77,15 @@ class RecipientsSettings(_Section):
     website: list[str] = Field(default_factory=list)
     hmicfrs: list[str] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _addresses(self) -> RecipientsSettings:
-        for group in ("chief_constable", "panel", "website", "hmicfrs"):
-            for address in getattr(self, group):
-                if not _EMAIL.match(address):
-                    raise ValueError(f"{group}: '{address}' is not an email address")
-        return self
+    @field_validator("chief_constable", "panel", "website", "hmicfrs")
+    @classmethod
+    def _addresses(cls, addresses: list[str]) -> list[str]:
+        # A field validator, so the problem names recipients.<group> and is reported
+        # together with every other problem.
+        for address in addresses:
+            if not _EMAIL.match(address):
+                raise ValueError(f"'{address}' is not an email address")
+        return addresses
 
 
 class PeopleSettings(_Section):
@@ -221,16 +231,27 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    # Checks of one field are field validators: a model validator only runs when every
+    # field is valid, so its problems would hide behind the others'.
+    @field_validator("authority_host", "graph_url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        if not url.startswith("https://"):
+            raise ValueError("must be an https:// URL")
+        return url
+
+    @field_validator("feed_urls")
+    @classmethod
+    def _feed_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"'{url}' is not an http(s) URL")
+        return urls
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if (self.client_secret is None) == (self.certificate is None):
             raise ValueError("give exactly one credential: client_secret or certificate")
-        for name in ("authority_host", "graph_url"):
-            if not str(getattr(self, name)).startswith("https://"):
-                raise ValueError(f"{name}: must be an https:// URL")
-        for url in self.feed_urls:
-            if not url.startswith(("https://", "http://")):
-                raise ValueError(f"feed_urls: '{url}' is not an http(s) URL")
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
             raise ValueError(f"ca_bundle: file '{self.ca_bundle}' does not exist")
         if self.certificate is not None and not self.certificate.pem_path.is_file():

@@ -136,6 +136,25 @@ def _json_field(fields: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_JSON_COLUMNS = ("S55Tasks", "S55Report", "S55Mail", "S55Reminders")
+
+
+def _unreadable(fields: dict[str, Any]) -> tuple[str, ...]:
+    """Bookkeeping columns holding something other than a JSON object (a person edited them)."""
+    found = []
+    for name in _JSON_COLUMNS:
+        raw = fields.get(name)
+        if not raw:
+            continue
+        try:
+            ok = isinstance(json.loads(raw), dict)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            found.append(name)
+    return tuple(found)
+
+
 def _opt_date(value: Any) -> date | None:
     if not value:
         return None
@@ -192,6 +211,7 @@ class TrackerRecord:
     lease: str = ""
     modified_by: dict[str, Any] = field(default_factory=dict)
     modified: str = ""
+    unreadable: tuple[str, ...] = ()
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> TrackerRecord:
@@ -234,12 +254,33 @@ class TrackerRecord:
             lease=str(fields.get("S55Lease") or ""),
             modified_by=dict(item.get("lastModifiedBy") or {}),
             modified=str(fields.get("Modified") or item.get("lastModifiedDateTime") or ""),
+            unreadable=_unreadable(fields),
         )
 
     @property
     def marker(self) -> str:
         """The short reference staff and tasks use for this item: ``S55-12``."""
         return f"S55-{self.item_id}"
+
+    def problems(self) -> list[str]:
+        """Fields a person edited into an impossible state, one "Field: why" line each."""
+        found = []
+        if self.published_on is None:
+            found.append("PublishedOn: missing or not a date")
+        if self.deadline is None:
+            found.append("ResponseDeadline: missing or not a date")
+        elif self.published_on is not None and self.deadline < self.published_on:
+            found.append(
+                f"ResponseDeadline: {self.deadline.isoformat()} is before PublishedOn "
+                f"{self.published_on.isoformat()}"
+            )
+        if self.response_required == "Yes" and self.status == "Not required":
+            found.append(
+                "ResponseRequired/Status: ResponseRequired is Yes but Status is Not required; "
+                "no reminders or circulation until one of them is corrected"
+            )
+        found.extend(f"{name}: not valid JSON; ignored" for name in self.unreadable)
+        return found
 
 
 def dump_json(value: dict[str, Any]) -> str:

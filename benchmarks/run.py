@@ -29,7 +29,6 @@ import logging
 import os
 import platform
 import queue
-import resource
 import signal
 import statistics
 import subprocess
@@ -605,6 +604,9 @@ class Children:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=grace)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
         with self._lock:
             if proc in self._procs:
                 self._procs.remove(proc)
@@ -628,61 +630,97 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def sample_peak_rss(
-    proc: subprocess.Popen[bytes],
-    *,
-    timeout: float,
-    terminate_after: float | None = None,
-    interval: float = 0.02,
-) -> RssResult:
-    """Poll ``proc``'s RSS every ``interval`` s until it exits; reap it with ``wait4``.
-
-    ``terminate_after``: send SIGTERM after that many seconds (a service run).
-    ``timeout``: SIGKILL and fail when the process is still there after that many seconds.
-    """
-    watched = psutil.Process(proc.pid)
-    started = time.monotonic()
-    peak = 0
-    terminated = False
-    while True:
-        with contextlib.suppress(psutil.Error):  # exiting: the last sample stands
-            peak = max(peak, int(watched.memory_info().rss))
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            code = os.waitstatus_to_exitcode(status)
-            proc.returncode = code
-            return RssResult(
-                peak_bytes=peak,
-                kernel_max_bytes=int(usage.ru_maxrss) * 1024,
-                children_max_bytes=int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-                * 1024,
-                exit_code=code,
-                seconds=time.monotonic() - started,
-            )
-        elapsed = time.monotonic() - started
-        if terminate_after is not None and not terminated and elapsed >= terminate_after:
-            proc.send_signal(signal.SIGTERM)
-            terminated = True
-        if elapsed > timeout:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            proc.returncode = -9
-            raise BenchmarkError(f"child {proc.args!r} still running after {timeout:.0f} s")
-        time.sleep(interval)
+# Starts the measured command and reports its pid, then its exit and ru_maxrss, as JSON lines.
+# Linux carries a parent's RSS high-water mark into a child it forks or vforks (kept across
+# exec), so a child of this big process would report at least our own peak as ru_maxrss.
+# The launcher is small, so the measured command's ru_maxrss is its own.
+LAUNCHER = """
+import json, os, resource, signal, subprocess, sys
+with open(sys.argv[1], "wb") as out:
+    child = subprocess.Popen(sys.argv[2:], stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+print(json.dumps({"pid": child.pid}), flush=True)
+signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+_, status, usage = os.wait4(child.pid, 0)
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "ru_maxrss_kb": usage.ru_maxrss,
+                  "children_kb": children}), flush=True)
+"""
 
 
-def read_ready_line(stream: IO[bytes], *, timeout: float) -> dict[str, Any]:
-    """The sandbox's one-line JSON ready message."""
+def read_json_line(stream: IO[bytes], *, timeout: float, what: str) -> dict[str, Any]:
+    """The next line of ``stream`` as a JSON object (``what`` names it in errors)."""
     lines: queue.Queue[bytes] = queue.Queue()
     threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
     try:
         line = lines.get(timeout=timeout)
     except queue.Empty:
-        raise BenchmarkError(f"no ready line from the sandbox within {timeout:.0f} s") from None
+        raise BenchmarkError(f"no {what} within {timeout:.0f} s") from None
     if not line.strip():
-        raise BenchmarkError("the sandbox exited before printing its ready line")
+        raise BenchmarkError(f"the process exited before printing its {what}")
     info: dict[str, Any] = json.loads(line)
     return info
+
+
+def measure_peak_rss(
+    children: Children,
+    args: Sequence[str],
+    *,
+    output: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float,
+    terminate_after: float | None = None,
+    interval: float = 0.02,
+) -> RssResult:
+    """Run ``args`` (through :data:`LAUNCHER`) and sample its RSS every ``interval`` s.
+
+    ``terminate_after``: send SIGTERM after that many seconds (a service run).
+    ``timeout``: kill it and fail when it is still running after that many seconds.
+    The command's stdout and stderr go to ``output``.
+    """
+    launcher = children.start(
+        [sys.executable, "-c", LAUNCHER, str(output), *args],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=None if env is None else dict(env),
+    )
+    pid = 0
+    try:
+        assert launcher.stdout is not None
+        pid = int(read_json_line(launcher.stdout, timeout=30, what="launcher pid")["pid"])
+        watched = psutil.Process(pid)
+        started = time.monotonic()
+        peak = 0
+        terminated = False
+        while launcher.poll() is None:
+            with contextlib.suppress(psutil.Error):  # exiting: the last sample stands
+                peak = max(peak, int(watched.memory_info().rss))
+            elapsed = time.monotonic() - started
+            if terminate_after is not None and not terminated and elapsed >= terminate_after:
+                _signal(pid, signal.SIGTERM)
+                terminated = True
+            if elapsed > timeout:
+                raise BenchmarkError(f"{' '.join(args)[-120:]} still running after {timeout:.0f} s")
+            time.sleep(interval)
+        seconds = time.monotonic() - started
+        final = read_json_line(launcher.stdout, timeout=10, what="launcher result")
+    finally:
+        if pid:
+            _signal(pid, signal.SIGKILL)  # a no-op unless we are failing
+        children.stop(launcher)
+    return RssResult(
+        peak_bytes=peak,
+        kernel_max_bytes=int(final["ru_maxrss_kb"]) * 1024,
+        children_max_bytes=int(final["children_kb"]) * 1024,
+        exit_code=int(final["exit"]),
+        seconds=seconds,
+        output=output.read_text(encoding="utf-8", errors="replace"),
+    )
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -717,7 +755,7 @@ def service_memory(
         )
     try:
         assert sandbox.stdout is not None
-        info = read_ready_line(sandbox.stdout, timeout=60)
+        info = read_json_line(sandbox.stdout, timeout=60, what="sandbox ready line")
         base = str(info["authority_host"])
         admin = requests.Session()
         admin.trust_env = False
@@ -745,7 +783,7 @@ def service_memory(
         )
         if done.returncode != 0:
             raise BenchmarkError(f"provision failed ({done.returncode}): {done.stdout[-500:]!r}")
-        backfill = _measure_command(
+        backfill = measure_peak_rss(
             children,
             [
                 python,
@@ -760,8 +798,7 @@ def service_memory(
                 config,
             ],
             env=env,
-            workdir=workdir,
-            name="backfill",
+            output=workdir / "backfill.out",
             timeout=900,
         )
         if backfill.exit_code != 0:
@@ -775,12 +812,11 @@ def service_memory(
             AUTOMATION_SCHEDULE__INTERVAL_SECONDS="2",
             AUTOMATION_REMINDERS__ENABLED="false",
         )
-        run = _measure_command(
+        run = measure_peak_rss(
             children,
             [python, "-m", "automation", "run", "--config", config],
             env=run_env,
-            workdir=workdir,
-            name="run",
+            output=workdir / "run.out",
             timeout=run_seconds + 30,
             terminate_after=run_seconds,
         )
@@ -800,35 +836,6 @@ def service_memory(
     finally:
         children.stop(sandbox)
     return ServiceMemory(backfill=backfill, run=run_result, run_note=run_note, count=count)
-
-
-def _measure_command(
-    children: Children,
-    args: Sequence[str],
-    *,
-    env: Mapping[str, str],
-    workdir: Path,
-    name: str,
-    timeout: float,
-    terminate_after: float | None = None,
-) -> RssResult:
-    out_path = workdir / f"{name}.out"
-    with out_path.open("wb") as out:
-        proc = children.start(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(env)
-        )
-    try:
-        result = sample_peak_rss(proc, timeout=timeout, terminate_after=terminate_after)
-    finally:
-        children.stop(proc)
-    return RssResult(
-        peak_bytes=result.peak_bytes,
-        kernel_max_bytes=result.kernel_max_bytes,
-        children_max_bytes=result.children_max_bytes,
-        exit_code=result.exit_code,
-        seconds=result.seconds,
-        output=out_path.read_text(encoding="utf-8", errors="replace"),
-    )
 
 
 # --------------------------------------------------------------------------- table
@@ -1046,6 +1053,9 @@ def run_benchmarks(plan: Plan, workdir: Path, children: Children) -> list[Row]:
     rows: list[Row] = []
     sandbox = Sandbox().start()
     try:
+        _progress("draft rendering")
+        settings = bench_settings(sandbox, workdir / "drafts")
+        rows += draft_rows(draft_render_ms(settings, repeats=plan.draft_repeats))
         for latency in plan.latencies:
             _progress(f"filing {plan.filing_count} publications at {latency} ms")
             rows += filing_rows(
@@ -1060,9 +1070,6 @@ def run_benchmarks(plan: Plan, workdir: Path, children: Children) -> list[Row]:
             )
             _progress(f"  {baseline.traffic.seconds:.1f} s")
             rows += backfill_rows(ours, baseline)
-        _progress("draft rendering")
-        settings = bench_settings(sandbox, workdir / "drafts")
-        rows += draft_rows(draft_render_ms(settings, repeats=plan.draft_repeats))
     finally:
         sandbox.stop()
     if plan.memory:

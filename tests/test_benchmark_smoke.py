@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,26 +100,33 @@ def test_draft_rendering_figure(sandbox: Sandbox, tmp_path: Path) -> None:
     assert all(ms > 0 for ms in times)
 
 
-def test_peak_rss_sampler_sees_a_child_allocation() -> None:
+def test_peak_rss_sampler_sees_a_child_allocation(tmp_path: Path) -> None:
     children = bench.Children()
-    code = "import time; block = bytearray(60_000_000); time.sleep(0.3)"
-    proc = children.start([sys.executable, "-c", code])
+    code = "import time; block = bytearray(60_000_000); print('done'); time.sleep(0.3)"
     try:
-        result = bench.sample_peak_rss(proc, timeout=30)
+        result = bench.measure_peak_rss(
+            children, [sys.executable, "-c", code], output=tmp_path / "out", timeout=30
+        )
     finally:
         children.stop_all()
     assert result.exit_code == 0
+    assert result.output.strip() == "done"
     assert result.peak_bytes > 60_000_000
     assert result.kernel_max_bytes > 60_000_000
+    # The launcher keeps our own (larger) high-water mark out of the child's ru_maxrss.
+    assert result.kernel_max_bytes < 60_000_000 + 40_000_000
 
 
-def test_peak_rss_sampler_terminates_a_service() -> None:
+def test_peak_rss_sampler_terminates_a_service(tmp_path: Path) -> None:
     children = bench.Children()
-    proc = children.start(
-        [sys.executable, "-c", "import time; time.sleep(30)"], stdout=subprocess.DEVNULL
-    )
     try:
-        result = bench.sample_peak_rss(proc, timeout=20, terminate_after=0.3)
+        result = bench.measure_peak_rss(
+            children,
+            [sys.executable, "-c", "import time; time.sleep(30)"],
+            output=tmp_path / "out",
+            timeout=20,
+            terminate_after=0.3,
+        )
     finally:
         children.stop_all()
     assert result.exit_code == -signal.SIGTERM

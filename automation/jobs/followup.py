@@ -230,6 +230,8 @@ class FollowUp:
         """Everything follow-up does for one item."""
         if not record.key:
             return
+        for problem in record.problems():
+            log.warning("%s (%s): %s", record.key, record.marker, problem)
         if self.intake.needs_setup(record):
             self.intake.continue_setup(record, fresh=False)
             return

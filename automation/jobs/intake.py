@@ -72,6 +72,8 @@ CHECKLIST_MAX = 20
 CHECKLIST_TITLE_MAX = 100
 TASK_TITLE_MAX = 255
 REPORT_JSON_MAX = 30_000
+EARLIEST_PUBLICATION = dt.date(2000, 1, 1)
+"""A feed date before this is a broken date, not a publication to respond to."""
 PREFER_NON_INDEXED = {"Prefer": "HonorNonIndexedQueriesWarningMayFailRandomly"}
 
 
@@ -199,6 +201,14 @@ class Intake:
 
     def wanted(self, pub: Publication, *, since: dt.date | None) -> bool:
         """The first-run rule (or the backfill window), and no dates in the future."""
+        if pub.published_on < EARLIEST_PUBLICATION:
+            log.warning(
+                "%s: publication date %s is before %s, not a plausible HMICFRS date; not filed",
+                pub.key,
+                pub.published_on,
+                EARLIEST_PUBLICATION,
+            )
+            return False
         if pub.published_on > self.today + dt.timedelta(days=1):
             log.warning(
                 "%s: publication date %s is after %s; not filed yet",
@@ -403,6 +413,8 @@ class Intake:
         if record.status in ("Closed", "Not required") and record.response_required != "Yes":
             return False
         if record.response_required == Decision.YES.value:
+            if "S55Tasks" in record.unreadable and record.status not in ("Closed", "Not required"):
+                return True  # the task ids were edited away: find the tasks again by title
             return record.setup != SETUP_COMPLETE and record.status not in ("Closed",)
         if record.response_required == Decision.TBD.value:
             return record.setup in ("", SETUP_FILED)
@@ -434,6 +446,12 @@ class Intake:
     def setup_response(self, record: TrackerRecord, *, fresh: bool) -> None:
         """Draft, stage tasks, details, then the final bookkeeping update."""
         ws = self.app.resolve()
+        if "S55Tasks" in record.unreadable:
+            log.warning(
+                "%s (%s): S55Tasks: not valid JSON; finding the Planner tasks again",
+                record.key,
+                record.marker,
+            )
         draft_id, draft_url = record.draft_item_id, record.draft_url
         if not draft_id:
             draft = self.ensure_draft(record)
