@@ -75,6 +75,7 @@ class SandboxProcess:
             assert proc.stdout is not None
             line = _read_line(proc.stdout, 60.0)
             info = json.loads(line)
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep it drained
         except (TimeoutError, ValueError):
             stop(proc)
             raise AssertionError(

@@ -156,30 +156,22 @@ class FollowUp:
 
     def completed_tasks(self) -> dict[str, dict[str, Any]]:
         """Completed approval/publish tasks by task id, from one read of the plan."""
-        roles = {stage.key: stage.role for stage in self.settings.stages}
+        watched = [s for s in self.settings.stages if s.role in ("approval", "publish")]
         out: dict[str, dict[str, Any]] = {}
         for task in self.app.planner.list_tasks(self.app.resolve().plan_id):
             if int(task.get("percentComplete") or 0) < 100:
                 continue
-            found = MARKER.match(str(task.get("title", "")))
+            title = str(task.get("title", ""))
+            found = MARKER.match(title)
             if not found:
                 continue
-            stage_key = next(
-                (
-                    key
-                    for key, stage in ((s.key, s) for s in self.settings.stages)
-                    if str(task.get("title", "")).startswith(
-                        f"[S55-{found.group(1)}] {stage.title}"
-                    )
-                ),
-                "",
-            )
-            if roles.get(stage_key) in ("approval", "publish"):
-                out[str(task["id"])] = {
-                    "item_id": found.group(1),
-                    "role": roles[stage_key],
-                    "task": task,
-                }
+            for stage in watched:
+                if title.startswith(f"[S55-{found.group(1)}] {stage.title}"):
+                    out[str(task["id"])] = {
+                        "item_id": found.group(1),
+                        "role": stage.role,
+                        "task": task,
+                    }
         return out
 
     # -- the pass ---------------------------------------------------------------------------------

@@ -145,6 +145,7 @@ class Intake:
         self.app = app
         self.progress = progress
         self._done = 0
+        self.failed_feeds: set[str] = set()
         self.settings = app.settings
         self.report = report
         self.today = today
@@ -227,18 +228,10 @@ class Intake:
         """Read the feeds and file what is new; finish any setup left incomplete."""
         publications, caches = self.read_feeds(conditional=since is None)
         self.file_publications(publications, since=since)
-        if not any(failure for failure in self.report.failures):
-            self.commit_feed_caches(caches)
-        else:
-            # Keep old validators for feeds whose items failed, so they are read again.
-            failed_keys = {line.split(": ", 1)[0] for line in self.report.failures}
-            good = {
-                url: cache
-                for url, cache in caches.items()
-                if not any(p.feed_url == url and p.key in failed_keys for p in publications)
-                and url not in failed_keys
-            }
-            self.commit_feed_caches(good)
+        # A feed whose items failed keeps its old validators, so it is read again next run.
+        self.commit_feed_caches(
+            {url: cache for url, cache in caches.items() if url not in self.failed_feeds}
+        )
 
     def file_publications(
         self, publications: Sequence[Publication], *, since: dt.date | None = None
@@ -285,8 +278,10 @@ class Intake:
             else:
                 self.continue_setup(record, fresh=False)
         except AutomationError as exc:
+            self.failed_feeds.add(pub.feed_url)
             self.report.failure(pub.key, str(exc))
         except (KeyError, TypeError, ValueError) as exc:
+            self.failed_feeds.add(pub.feed_url)
             self.report.failure(pub.key, f"unexpected data: {type(exc).__name__}: {exc}")
 
     # -- lookups -------------------------------------------------------------------------------
