@@ -24,6 +24,7 @@ import requests
 from automation.app import App
 from automation.domain.relevance import Decision, assess
 from automation.feed import parse_feed
+from automation.graph.mail import IDEMPOTENCY_PROPERTY_ID
 from automation.settings import Settings, load_settings
 from automation.tracker import TrackerRecord
 from tests import feeds
@@ -47,6 +48,7 @@ class SandboxProcess:
     proc: subprocess.Popen[bytes]
     info: dict[str, Any]
     stderr_path: Path
+    drain: threading.Thread
 
     @classmethod
     def start(cls, data: Path, *, faults: dict[str, Any], log_dir: Path) -> SandboxProcess:
@@ -75,13 +77,16 @@ class SandboxProcess:
             assert proc.stdout is not None
             line = _read_line(proc.stdout, 60.0)
             info = json.loads(line)
-            threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep it drained
         except (TimeoutError, ValueError):
             stop(proc)
+            if proc.stdout is not None:
+                proc.stdout.close()
             raise AssertionError(
                 "sandbox gave no ready line: " + stderr_path.read_text("utf-8", "replace")
             ) from None
-        return cls(proc=proc, info=info, stderr_path=stderr_path)
+        drain = threading.Thread(target=proc.stdout.read, daemon=True)  # never let it block
+        drain.start()
+        return cls(proc=proc, info=info, stderr_path=stderr_path, drain=drain)
 
     def session(self) -> requests.Session:
         """A plain HTTPS session trusting the sandbox CA."""
@@ -113,8 +118,11 @@ class SandboxProcess:
         )
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not go within 10 s."""
+        """SIGTERM, then SIGKILL if it does not go within 10 s; the pipe closed."""
         stop(self.proc)
+        self.drain.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def service_env(state_dir: Path, **extra: str) -> dict[str, str]:
@@ -311,3 +319,20 @@ def _files(app: App, folder: str) -> list[dict[str, Any]]:
             else:
                 out.append(child)
     return out
+
+
+def sent_keys(app: App) -> Counter[str]:
+    """How many messages in the mailbox's Sent Items carry each idempotency key."""
+    mailbox = app.settings.mailbox
+    escaped = IDEMPOTENCY_PROPERTY_ID.replace("'", "''")
+    keys: Counter[str] = Counter()
+    for message in app.client.paged(
+        f"/users/{mailbox}/mailFolders/SentItems/messages",
+        params={
+            "$select": "id,subject",
+            "$expand": f"singleValueExtendedProperties($filter=id eq '{escaped}')",
+        },
+    ):
+        props = message.get("singleValueExtendedProperties") or [{}]
+        keys[str(props[0].get("value") or message.get("subject"))] += 1
+    return keys

@@ -222,7 +222,7 @@ def circulation_emails(sandbox: Sandbox) -> dict[str, list[tuple[str, str]]]:
         message = email.message_from_bytes(mime, policy=email.policy.default)
         body = message.get_body(preferencelist=("html",))
         assert body is not None
-        html = body.get_content()  # type: ignore[attr-defined]
+        html = body.get_content()
         out.setdefault(key.split("-")[-2], []).append((str(entry["subject"]), str(html)))
     return out
 
@@ -365,6 +365,7 @@ def hostile(_session_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
         second = run_pass(again, today=dt.date(2023, 8, 10), reminders=False)
         records = records_of(app)
         tasks = tasks_by_marker(app)
+        key_of = {record.item_id: record.key for record in records.values()}
         outcome = HostileRun(
             port=port,
             urls=urls,
@@ -382,10 +383,7 @@ def hostile(_session_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
                 for record in records.values()
             },
             emails={
-                records_by_id.key: mails
-                for item_id, mails in circulation_emails(sandbox).items()
-                for records_by_id in records.values()
-                if records_by_id.item_id == item_id
+                key_of[item_id]: mails for item_id, mails in circulation_emails(sandbox).items()
             },
             logs=list(logs.lines),
             requested_paths=[str(entry["path"]) for entry in sandbox.request_log()],
@@ -531,7 +529,9 @@ def test_report_pages_off_the_allowlist_are_not_read(
     refusal = f"report page for {record.key} not read: host {host} is not in the allowed"
     assert any(refusal in line for line in hostile.logs), refusal
     assert not any(path.startswith("/publications/") for path in hostile.requested_paths)
+    # Enrichment was on: allowlisted pages were tried (and stopped by the test's guard).
     attempted = {urlsplit(url).hostname for url in hostile.refused_urls}
+    assert attempted
     assert attempted <= set(DEFAULT_REPORT_HOSTS)
 
 
@@ -583,6 +583,8 @@ def test_unknown_placeholder_fails_the_draft_step_and_loses_nothing(
     _with_paragraph(broken, "Reviewed by {{ reviewer_name }}")
     [problem] = check_template(broken)
     assert "unknown placeholder(s) reviewer_name" in problem
+    with pytest.raises(TemplateError, match=r"unknown placeholder\(s\) reviewer_name"):
+        render_draft(broken, _context())
 
     settings = make_settings(sandbox, tmp_path / "state", templates_dir=templates)
     app = App(settings)

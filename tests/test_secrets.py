@@ -11,7 +11,6 @@ runs, so the test proves the code never logs a secret (the redactor is a second 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import traceback
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import automation
 from automation import cli, logsetup
 from automation.app import App
 from automation.commands import run_pass
+from automation.doctor import run_doctor
 from automation.errors import GraphHTTPError, SettingsError, UnauthorizedError
 from automation.graph.client import GraphClient
 from automation.jobs.report import RunReport
@@ -43,10 +43,13 @@ MIN_LOG_LINES = 50
 
 @pytest.fixture
 def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """The service's DEBUG text logging to (captured) stderr, and caplog at DEBUG."""
+    """caplog at DEBUG; afterwards, the service's log handler removed again.
+
+    The test calls ``logsetup.configure`` itself, so the handler writes to the stderr that
+    capsys captures during the test (not to a stream of the set-up phase).
+    """
     levels = {name: logging.getLogger(name).level for name in NOISY}
     caplog.set_level(logging.DEBUG)
-    logsetup.configure("DEBUG", "text")
     yield
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -128,6 +131,7 @@ def test_a_whole_life_leaks_no_secret(
     capsys: pytest.CaptureFixture[str],
     debug_logging: None,
 ) -> None:
+    logsetup.configure("DEBUG", "text")
     info = sandbox.info()
     secrets = Secrets(
         client_secret=str(info["client_secret"]),
@@ -199,11 +203,8 @@ def test_a_whole_life_leaks_no_secret(
     assert unauthorized.value.status == 401
     exceptions.append(exception_text(unauthorized.value))
 
-    # doctor, when it is there
-    if importlib.util.find_spec("automation.doctor") is not None:
-        from automation.doctor import run_doctor
-
-        run_doctor(settings)
+    # doctor (every check talks to the tenant)
+    assert run_doctor(settings) == 0
 
     secrets.tokens |= issued_tokens(sandbox)
     assert secrets.tokens, "the sandbox issued no token: nothing was checked"
@@ -229,6 +230,27 @@ def test_a_whole_life_leaks_no_secret(
 
     assert len(raw_log.splitlines()) >= MIN_LOG_LINES
     assert len(err.splitlines()) >= MIN_LOG_LINES
+    assert "Logging error" not in err
     assert "DEBUG" in raw_log
+    assert "OK   token:" in out  # doctor's lines were scanned too
     leaks = {name: hits for name, text in sources.items() if (hits := secrets.found_in(text))}
     assert leaks == {}
+
+
+def test_settings_text_hides_secret_and_passphrase(tmp_path: Path) -> None:
+    pem = tmp_path / "client.pem"
+    pem.write_text("not checked until a token is wanted\n", encoding="ascii")
+    secret = "a-client-secret-value-6d1f"
+    passphrase = "a-key-passphrase-value-0c2a"
+    with_secret = load_settings(tenant_id="t", client_id="c", client_secret=secret)
+    with_cert = load_settings(
+        tenant_id="t",
+        client_id="c",
+        certificate={"pem_path": pem, "passphrase": passphrase},
+    )
+    for shown in (with_secret, with_cert):
+        text = repr(shown) + str(shown) + str(shown.model_dump()) + shown.model_dump_json()
+        assert secret not in text
+        assert passphrase not in text
+    assert with_secret.client_secret is not None
+    assert with_secret.client_secret.get_secret_value() == secret  # really held, just hidden

@@ -6,12 +6,21 @@ recording reminders for it), it writes ``S55Lease = "<instance>|<expiry>"`` with
 412 and moves on. A lease held by another instance and not yet expired is respected; an
 expired one (a crashed instance) can be taken over. Items an instance creates carry its
 lease from the start.
+
+The lease also names the process that took it (``<instance>|<expiry>|<host>:<pid>``, the
+host a hash of the machine name and PID namespace). A process restarted after a crash or
+kill -9 on the same machine may take over a lease whose process is gone, so a restart
+carries on at once instead of waiting for the lease to expire; a lease held elsewhere is
+respected until it expires.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -24,24 +33,61 @@ log = logging.getLogger(__name__)
 
 INSTANCE = uuid.uuid4().hex[:12]
 LEASE_MINUTES = 15
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _host_marker() -> str:
+    """This machine and PID namespace (pids are only comparable within one)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    text = f"{socket.gethostname()}|{namespace}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+HOST = _host_marker()
 
 
 def lease_value(now: dt.datetime | None = None, *, instance: str = INSTANCE) -> str:
     """This instance's lease, valid for LEASE_MINUTES."""
     moment = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=LEASE_MINUTES)
-    return f"{instance}|{moment.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return f"{instance}|{moment.strftime(STAMP)}|{HOST}:{os.getpid()}"
+
+
+def _holder_gone(holder: str) -> bool:
+    """Whether ``host:pid`` names a process of this machine that no longer runs."""
+    host, _, pid_text = holder.partition(":")
+    if host != HOST or not pid_text.isdigit() or os.name != "posix":
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # our pid, another instance: an earlier life of this process id
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (owned by another user)
+    return False
 
 
 def held_by_other(lease: str, now: dt.datetime, *, instance: str = INSTANCE) -> bool:
-    """Whether another instance holds an unexpired lease."""
-    owner, _, expiry = lease.partition("|")
+    """Whether another live instance holds an unexpired lease."""
+    owner, _, rest = lease.partition("|")
     if not owner or owner == instance:
         return False
+    expiry, _, holder = rest.partition("|")
     try:
-        until = dt.datetime.strptime(expiry, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        until = dt.datetime.strptime(expiry, STAMP).replace(tzinfo=dt.UTC)
     except ValueError:
         return False
-    return until > now
+    if until <= now:
+        return False
+    if _holder_gone(holder):
+        log.info("lease of %s taken over: its process is gone", owner)
+        return False
+    return True
 
 
 def claim(app: App, record: TrackerRecord, *, fields: Mapping[str, Any] | None = None) -> bool:
