@@ -73,7 +73,6 @@ from automation.tracker import TrackerRecord
 
 log = logging.getLogger("benchmarks")
 
-ROOT = Path(__file__).resolve().parents[1]
 LATEST = Path(__file__).resolve().parent / "latest.md"
 LATENCIES_MS = (0, 50, 100)
 MB = 1_000_000  # decimal megabytes: the stricter reading of "120 MB"

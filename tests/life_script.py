@@ -279,15 +279,24 @@ def snapshot(sandbox: Sandbox, settings: Settings) -> dict[str, Any]:
 
 
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
-    """Short lines naming what differs between two snapshots."""
+    """Short lines naming what differs between two snapshots (empty when equal)."""
     out = []
-    for part in expected:
-        if expected[part] != actual.get(part):
-            want, got = expected[part], actual.get(part)
-            if isinstance(want, list) and isinstance(got, list):
-                missing = [x for x in want if x not in got]
-                extra = [x for x in got if x not in want]
-                out.append(f"{part}: missing {missing!r} extra {extra!r}"[:1500])
-            else:
-                out.append(f"{part}: {want!r} != {got!r}"[:1500])
+    want_items = {item["key"]: item for item in expected["items"]}
+    got_items = {item["key"]: item for item in actual["items"]}
+    for key in sorted(set(want_items) | set(got_items)):
+        want, got = want_items.get(key), got_items.get(key)
+        if want is None or got is None:
+            out.append(f"item {key}: {'missing' if got is None else 'unexpected'}")
+            continue
+        out += [
+            f"item {key}: {name} {got[name]!r}, wanted {want[name]!r}"
+            for name in want
+            if want[name] != got.get(name)
+        ]
+    for part in ("files", "tasks", "mail"):
+        want_list, got_list = list(expected[part]), list(actual[part])
+        if want_list != got_list:
+            missing = [x for x in want_list if x not in got_list]
+            extra = [x for x in got_list if x not in want_list]
+            out.append(f"{part}: missing {missing!r}, unexpected {extra!r}"[:1500])
     return out

@@ -111,6 +111,12 @@ class SandboxProcess:
         )
         assert answer.status_code == 200, answer.text
 
+    def writes(self) -> int:
+        """Graph writes the sandbox has answered so far (inner ``$batch`` writes included)."""
+        answer = self.session().get(f"{self.info['authority_host']}/_sandbox/log", timeout=10)
+        assert answer.status_code == 200, answer.text
+        return sum(1 for entry in answer.json()["value"] if entry.get("write"))
+
     def settings(self, state_dir: Path) -> Settings:
         """Settings for an in-test App against this sandbox (its own state directory)."""
         return load_settings(
@@ -226,7 +232,9 @@ def expected_decisions(content: bytes, settings: Settings) -> dict[str, Decision
     publications, problems = parse_feed(content, "https://feed.example/")
     assert not problems, problems
     return {
-        pub.key: assess(pub, force_name=settings.force_name, aliases=settings.force_aliases).decision
+        pub.key: assess(
+            pub, force_name=settings.force_name, aliases=settings.force_aliases
+        ).decision
         for pub in publications
     }
 
@@ -279,8 +287,9 @@ def audit(app: App, expected: dict[str, Decision]) -> list[str]:
     orphans = [str(d["name"]) for d in drafts if str(d["id"]) not in recorded_drafts]
     if orphans:
         problems.append(f"orphan drafts: {orphans}")
-    if set(draft_ids) != recorded_drafts:
-        problems.append(f"recorded drafts missing from the library: {recorded_drafts - set(draft_ids)}")
+    lost = recorded_drafts - set(draft_ids)
+    if lost:
+        problems.append(f"recorded drafts missing from the library: {sorted(lost)}")
 
     recorded_tasks = {
         str(entry["id"]): r.item_id

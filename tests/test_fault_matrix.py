@@ -7,8 +7,12 @@ all no email twice).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import socket
+import ssl
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,9 +22,12 @@ from automation.app import App
 from automation.commands import london_today
 from automation.domain.relevance import Decision
 from automation.graph.client import RetryPolicy
+from automation.jobs import lease
+from automation.jobs.lease import held_by_other
 from automation.sandbox.server import Sandbox
 from automation.tracker import TrackerRecord
 from tests import feeds
+from tests.conftest import RawGraph
 from tests.life_script import differences, prepare, run_life, snapshot
 from tests.tenant_process import (
     SETUP_FOR,
@@ -130,9 +137,7 @@ def _progress(app: App, expected: dict[str, Decision]) -> tuple[int, int]:
     records = [
         TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)
     ]
-    done = sum(
-        1 for r in records if r.key in expected and r.setup == SETUP_FOR[expected[r.key]]
-    )
+    done = sum(1 for r in records if r.key in expected and r.setup == SETUP_FOR[expected[r.key]])
     return len(records), done
 
 
@@ -141,9 +146,7 @@ def test_kill_9_during_a_50_publication_backfill(tmp_path: Path) -> None:
     # not passed as of the real date, so `backfill` is the command that files 50 older
     # publications in one go. It is killed with SIGKILL at seeded random moments.
     rng = random.Random(55)
-    sandbox = SandboxProcess.start(
-        tmp_path / "tenant", faults={"latency_ms": 20}, log_dir=tmp_path
-    )
+    sandbox = SandboxProcess.start(tmp_path / "tenant", faults={"latency_ms": 20}, log_dir=tmp_path)
     running: list[subprocess.Popen[bytes]] = []
     try:
         content = feeds.rss(
@@ -187,13 +190,11 @@ def test_kill_9_during_a_50_publication_backfill(tmp_path: Path) -> None:
 
 def test_kill_9_of_the_scheduled_service(tmp_path: Path) -> None:
     # `automation run` every second against 10 publications of the last 30 (real) days,
-    # killed three times at seeded random moments, then run again until the tenant is
-    # consistent. More latency than the backfill's: ten items are otherwise set up too fast
-    # for a kill to land mid-run.
+    # killed three times, each right after a seeded random number of its writes (ten items
+    # are set up too fast for a random delay to land mid-run reliably), then run again
+    # until the tenant is consistent.
     rng = random.Random(9)
-    sandbox = SandboxProcess.start(
-        tmp_path / "tenant", faults={"latency_ms": 60}, log_dir=tmp_path
-    )
+    sandbox = SandboxProcess.start(tmp_path / "tenant", faults={"latency_ms": 20}, log_dir=tmp_path)
     running: list[subprocess.Popen[bytes]] = []
     try:
         today = london_today()
@@ -215,15 +216,15 @@ def test_kill_9_of_the_scheduled_service(tmp_path: Path) -> None:
         assert provisioning.wait(timeout=120) == 0, log.read_text("utf-8", "replace")
         at_kill = []
         for _ in range(3):
+            before, wanted = sandbox.writes(), rng.randint(1, 30)
             proc = automation(["run"], config=config, state_dir=state, log=log, **every_second)
             running.append(proc)
-            try:
-                proc.wait(timeout=rng.uniform(0.8, 2.5))
-            except subprocess.TimeoutExpired:
-                kill9(proc)
-                at_kill.append(_progress(checker, expected))
-            else:
-                raise AssertionError("`run` exited on its own: " + log.read_text("utf-8"))
+            give_up = time.monotonic() + 8  # nothing left to write: kill it while idle
+            while sandbox.writes() - before < wanted and time.monotonic() < give_up:
+                assert proc.poll() is None, "`run` exited: " + log.read_text("utf-8")
+                time.sleep(0.02)
+            kill9(proc)
+            at_kill.append(_progress(checker, expected))
         print(f"\nkill -9 of `run` landed at (items filed, items set up): {at_kill}")
         assert any(0 < done < 10 or 0 < filed < 10 for filed, done in at_kill), at_kill
 
@@ -245,3 +246,48 @@ def test_kill_9_of_the_scheduled_service(tmp_path: Path) -> None:
         for proc in running:
             kill9(proc)
         sandbox.stop()
+
+
+# -- the two fixes the kill -9 tests needed ------------------------------------------------------
+def test_lease_of_a_dead_process_on_this_machine_is_taken_over() -> None:
+    now = dt.datetime.now(dt.UTC)
+    until = (now + dt.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait(timeout=30)
+    assert not held_by_other(f"other|{until}|{lease.HOST}:{finished.pid}", now)
+    assert not held_by_other(f"other|{until}|{lease.HOST}:{os.getpid()}", now)  # earlier life
+    assert held_by_other(f"other|{until}|{lease.HOST}:{os.getppid()}", now)  # alive
+    assert held_by_other(f"other|{until}|elsewhere00:{finished.pid}", now)  # another machine
+    assert held_by_other(f"other|{until}", now)  # no holder named: wait for the expiry
+    past = (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert not held_by_other(f"other|{past}|elsewhere00:1", now)
+    mine = lease.lease_value(now)
+    assert mine.endswith(f"|{lease.HOST}:{os.getpid()}")
+    assert not held_by_other(mine, now)
+
+
+def test_sandbox_ignores_a_request_whose_body_was_cut_short(
+    sandbox: Sandbox, raw: RawGraph
+) -> None:
+    """A client killed mid-upload must not leave a truncated file (a real server drops it)."""
+    drive = raw.call("GET", f"/sites/{sandbox.info()['site_id']}/drive").json()["id"]
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+    with (
+        socket.create_connection(("127.0.0.1", sandbox.port), timeout=10) as plain,
+        context.wrap_socket(plain, server_hostname="127.0.0.1") as tls,
+    ):
+        head = (
+            f"PUT /v1.0/drives/{drive}/root:/cut.docx:/content HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAuthorization: Bearer {raw.token}\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
+        )
+        tls.sendall(head.encode("ascii") + b"x" * 1000)
+    # Give the server time to handle it (with the bug, the log shows the PUT answered).
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline and not any(
+        "cut.docx" in str(entry["path"]) for entry in sandbox.request_log()
+    ):
+        time.sleep(0.05)
+    assert raw.call("GET", f"/drives/{drive}/root:/cut.docx").status_code == 404
+    complete = raw.call("PUT", f"/drives/{drive}/root:/whole.docx:/content", data=b"x" * 1000)
+    assert complete.status_code in (200, 201)

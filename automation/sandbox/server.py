@@ -452,6 +452,10 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             started = time.perf_counter()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                # The client went away mid-body (killed): like a real server, do nothing.
+                self.close_connection = True
+                return
             split = urlsplit(self.path)
             from urllib.parse import unquote
 
