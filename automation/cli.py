@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a run finished with item-level failures, 2 configuratio
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as dt
 import json
 import signal
@@ -64,8 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's per-thread malloc arenas (the parallel intake otherwise fragments ~30 MB).
+
+    Returns True when applied; a no-op on other C libraries.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_arena_max = -8  # glibc's M_ARENA_MAX
+    return bool(mallopt(ctypes.c_int(m_arena_max), ctypes.c_int(arenas)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    limit_malloc_arenas()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import io
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from automation.settings import Settings
 from automation.tracker import TrackerRecord
 
 TEMPLATE_NAME = "section55_response.docx"
+_RENDER_LOCK = threading.Lock()
 
 
 def template_path(settings: Settings) -> Path:
@@ -73,6 +75,13 @@ def draft_context(settings: Settings, record: TrackerRecord) -> DraftContext:
 
 def build_draft(settings: Settings, record: TrackerRecord) -> bytes:
     """The rendered .docx, marked with the publication key."""
+    # Rendering is CPU-bound (the GIL serialises it anyway); one at a time keeps only one
+    # document's XML in memory while intake files publications in parallel.
+    with _RENDER_LOCK:
+        return _build_draft(settings, record)
+
+
+def _build_draft(settings: Settings, record: TrackerRecord) -> bytes:
     content = render_draft(template_path(settings), draft_context(settings, record))
     document = docx.Document(io.BytesIO(content))
     props = document.core_properties
