@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -96,6 +97,9 @@ class App:
     ) -> None:
         """``retry`` overrides the Graph client's default retry budget."""
         self.settings = settings
+        # Long-lived import-time objects go to the permanent generation, so the full
+        # collections after each draft (see drafts.py) stay cheap.
+        gc.freeze()
         if settings.client_secret is not None:
             logsetup.register_secret(settings.client_secret.get_secret_value())
         self.tokens = tokens or token_provider(settings)
@@ -116,6 +120,7 @@ class App:
         self.workspace = Workspace()
         self._lock = threading.Lock()
         self._user_cache: dict[str, User | None] = {}
+        self._user_lock = threading.Lock()
         self.http = requests.Session()
         self.http.trust_env = False
 
@@ -219,16 +224,15 @@ class App:
         """A user by UPN (cached); None when unknown or not given."""
         if not upn:
             return None
-        with self._lock:
+        with self._user_lock:  # one lookup per user, even with parallel workers
             if upn in self._user_cache:
                 return self._user_cache[upn]
-        try:
-            found = self.users.get(upn)
-        except NotFoundError:
-            found = None
-        with self._lock:
+            try:
+                found = self.users.get(upn)
+            except NotFoundError:
+                found = None
             self._user_cache[upn] = found
-        return found
+            return found
 
     def check_token(self) -> None:
         """Obtain a token now (fails fast with a clear message)."""
