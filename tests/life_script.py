@@ -15,16 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from automation.app import App
 from automation.commands import run_pass
-from automation.graph.client import GraphResponse, RequestsTransport, RetryPolicy
+from automation.graph.client import RetryPolicy
 from automation.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
@@ -32,7 +31,7 @@ from automation.sandbox.server import Sandbox
 from automation.settings import Settings
 from automation.tracker import TrackerRecord
 from tests import feeds
-from tests.service_env import WRITES, SimulatedCrash, make_settings
+from tests.service_env import WRITES, CrashingTransport, SimulatedCrash, make_settings
 from tests.test_followup import approve_in_tracker, complete_task
 
 FEED = (feeds.SEED, feeds.NORFOLK_PEEL, feeds.SUPER_COMPLAINT)
@@ -71,59 +70,28 @@ LIFE: tuple[Pass, ...] = (
 
 
 # -- crash injection ------------------------------------------------------------------------
-class StepCrash(RequestsTransport):
-    """Dies right after the answer to the ``crash_after + 1``-th step.
+class StepCrash(CrashingTransport):
+    """Crash injection over a whole life: steps are counted across passes.
 
-    A step is a write request (token requests aside; a ``$batch`` is one step) or the
-    request that converts the draft to PDF (a read, but the last thing circulation does
-    before the first email, so a crash right after it is a point of its own). One
-    transport is shared by every pass of a script, so steps are counted across passes.
-    ``crash_after=None`` never crashes and only counts.
+    Besides writes, the request that converts the draft to PDF is a step (a read, but the
+    last thing circulation does before the first email, so a crash right after it is a
+    point of its own).
     """
 
     def __init__(self, *, verify: str | bool, crash_after: int | None) -> None:
-        super().__init__(verify=verify)
-        self.crash_after = crash_after
+        super().__init__(verify=verify, crash_after=crash_after)
         self.current_pass = ""
-        self.steps: list[str] = []
-        self.crashed = False
-        self._lock = threading.Lock()
 
     @staticmethod
     def is_step(method: str, url: str) -> bool:
-        """Whether this request counts as a step of the life."""
+        """Writes and the PDF conversion."""
         if "/oauth2/" in url:
             return False
         return method.upper() in WRITES or "format=pdf" in url
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: tuple[float, float],
-        allow_redirects: bool,
-    ) -> GraphResponse:
-        with self._lock:
-            if self.crashed:
-                raise SimulatedCrash("already dead")
-        response = super().send(
-            method,
-            url,
-            headers=headers,
-            body=body,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
-        if self.is_step(method, url):
-            with self._lock:
-                self.steps.append(f"pass {self.current_pass}: {method.upper()} {_short(url)}")
-                if self.crash_after is not None and len(self.steps) > self.crash_after:
-                    self.crashed = True
-                    raise SimulatedCrash(f"step {len(self.steps)}, {self.steps[-1]}")
-        return response
+    def label(self, method: str, url: str) -> str:
+        """``pass B: POST /v1.0/...``."""
+        return f"pass {self.current_pass}: {method.upper()} {_short(url)}"
 
 
 def _short(url: str) -> str:

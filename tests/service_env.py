@@ -30,14 +30,32 @@ class SimulatedCrash(BaseException):
 
 
 class CrashingTransport(RequestsTransport):
-    """Lets ``crash_after`` write requests through, then dies right after the next answer."""
+    """Lets ``crash_after`` steps through, then dies right after the next step's answer.
 
-    def __init__(self, *, verify: str | bool, crash_after: int) -> None:
+    A step is a write request (token requests aside; a ``$batch`` is one step); subclasses
+    widen that with :meth:`is_step`. ``crash_after=None`` never crashes and only counts.
+    """
+
+    def __init__(self, *, verify: str | bool, crash_after: int | None) -> None:
         super().__init__(verify=verify)
         self.crash_after = crash_after
-        self.writes = 0
+        self.steps: list[str] = []
         self.crashed = False
         self._lock = threading.Lock()
+
+    @property
+    def writes(self) -> int:
+        """Steps seen so far."""
+        return len(self.steps)
+
+    @staticmethod
+    def is_step(method: str, url: str) -> bool:
+        """Whether a request counts as a step."""
+        return method.upper() in WRITES and "/oauth2/" not in url
+
+    def label(self, method: str, url: str) -> str:
+        """How a step is named in a crash message."""
+        return f"{method.upper()} {url}"
 
     def send(
         self,
@@ -60,12 +78,12 @@ class CrashingTransport(RequestsTransport):
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
-        if method.upper() in WRITES and "/oauth2/" not in url:
+        if self.is_step(method, url):
             with self._lock:
-                self.writes += 1
-                if self.writes > self.crash_after:
+                self.steps.append(self.label(method, url))
+                if self.crash_after is not None and len(self.steps) > self.crash_after:
                     self.crashed = True
-                    raise SimulatedCrash(f"crash after write {self.writes}: {method} {url}")
+                    raise SimulatedCrash(f"crash after step {len(self.steps)}: {self.steps[-1]}")
         return response
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from pypdf import PdfReader
 
 from automation.app import App
@@ -22,6 +21,7 @@ from automation.sandbox.server import Sandbox
 from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import SimulatedCrash, app_for, graph_writes, make_settings
+from tests.tenant_edits import as_user
 
 AS_OF = dt.date(2023, 8, 5)
 GROUPS = ("chief_constable", "panel", "website", "hmicfrs")
@@ -43,39 +43,9 @@ def _records(app: App) -> list[TrackerRecord]:
     return [TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
-def _as_user(sandbox: Sandbox, method: str, path: str, user: str, **kwargs: Any) -> Any:
-    """A change made by a person in SharePoint or Planner (sandbox acting-user header)."""
-    info = sandbox.info()
-    session = requests.Session()
-    session.trust_env = False
-    token = session.post(
-        f"{sandbox.url}/{info['tenant_id']}/oauth2/v2.0/token",
-        data={
-            "client_id": info["client_id"],
-            "client_secret": info["client_secret"],
-            "grant_type": "client_credentials",
-            "scope": "https://graph.microsoft.com/.default",
-        },
-        verify=str(sandbox.ca_path),
-        timeout=10,
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}", "X-Sandbox-Acting-User": user}
-    headers.update(kwargs.pop("headers", {}))
-    answer = session.request(
-        method,
-        f"{sandbox.graph_url}{path}",
-        headers=headers,
-        verify=str(sandbox.ca_path),
-        timeout=10,
-        **kwargs,
-    )
-    assert answer.status_code < 300, answer.text
-    return answer
-
-
 def approve_in_tracker(sandbox: Sandbox, app: App, record: TrackerRecord) -> None:
     ws = app.resolve()
-    _as_user(
+    as_user(
         sandbox,
         "PATCH",
         f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields",
@@ -86,7 +56,7 @@ def approve_in_tracker(sandbox: Sandbox, app: App, record: TrackerRecord) -> Non
 
 def complete_task(sandbox: Sandbox, app: App, task_id: str, user: str) -> None:
     task = app.planner.get_task(task_id)
-    _as_user(
+    as_user(
         sandbox,
         "PATCH",
         f"/planner/tasks/{task_id}",
@@ -205,7 +175,7 @@ def test_no_mail_to_addresses_outside_config(sandbox: Sandbox, filed: Any) -> No
     settings, record = filed
     app = App(settings)
     ws = app.resolve()
-    _as_user(
+    as_user(
         sandbox,
         "PATCH",
         f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields",

@@ -18,7 +18,8 @@ from automation.sandbox.server import Sandbox
 from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import graph_writes, make_settings
-from tests.test_followup import _as_user, approve_in_tracker
+from tests.tenant_edits import as_user
+from tests.test_followup import approve_in_tracker
 
 PAGE = Path(__file__).resolve().parents[1] / "automation" / "demo_data" / "sample_report_page.html"
 
@@ -66,7 +67,7 @@ def test_person_decides_yes_then_draft_and_tasks_follow(sandbox: Sandbox, tmp_pa
     assert record.status == "Triage"
     assert record.draft_item_id == ""
     ws = app.resolve()
-    _as_user(
+    as_user(
         sandbox,
         "PATCH",
         f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields",
