@@ -123,6 +123,40 @@ def update_task_request(
     )
 
 
+def details_body(
+    *,
+    description: str | None = None,
+    checklist: Mapping[str, str] | None = None,
+    references: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A task-details PATCH body (checklist: id -> title; references: URL -> alias).
+
+    Checklist items are added unchecked; reference keys are encoded as Planner requires.
+    """
+    body: dict[str, Any] = {}
+    if description is not None:
+        body["description"] = description
+    if checklist:
+        body["checklist"] = {
+            item_id: {
+                "@odata.type": "microsoft.graph.plannerChecklistItem",
+                "title": title,
+                "isChecked": False,
+            }
+            for item_id, title in checklist.items()
+        }
+    if references:
+        body["references"] = {
+            encode_reference_key(url): {
+                "@odata.type": "microsoft.graph.plannerExternalReference",
+                "alias": alias,
+                "type": _reference_type(url),
+            }
+            for url, alias in references.items()
+        }
+    return body
+
+
 class Planner:
     """Buckets, tasks and task details of plans."""
 
@@ -225,27 +259,7 @@ class Planner:
         Returns:
             The details when Graph sends them (200), ``None`` on 204.
         """
-        body: dict[str, Any] = {}
-        if description is not None:
-            body["description"] = description
-        if checklist:
-            body["checklist"] = {
-                item_id: {
-                    "@odata.type": "microsoft.graph.plannerChecklistItem",
-                    "title": title,
-                    "isChecked": False,
-                }
-                for item_id, title in checklist.items()
-            }
-        if references:
-            body["references"] = {
-                encode_reference_key(url): {
-                    "@odata.type": "microsoft.graph.plannerExternalReference",
-                    "alias": alias,
-                    "type": _reference_type(url),
-                }
-                for url, alias in references.items()
-            }
+        body = details_body(description=description, checklist=checklist, references=references)
         if not body:
             raise ValueError("nothing to update")
         response = self._client.request(

@@ -43,7 +43,7 @@ from automation.domain.workflow import initial_status
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
 from automation.errors import AutomationError, ConflictError, FeedError, ItemError
 from automation.graph.client import BatchRequest, BatchResponse
-from automation.graph.planner import TaskSpec, checklist_id, encode_reference_key, task_body
+from automation.graph.planner import TaskSpec, checklist_id, details_body, task_body
 from automation.graph.sharepoint import odata_quote
 from automation.jobs.lease import claim, lease_value
 from automation.jobs.report import RunReport
@@ -646,7 +646,7 @@ class Intake:
                     id=f"d-{stage.spec.key}",
                     method="PATCH",
                     url=f"/planner/tasks/{tasks[stage.spec.key]['id']}/details",
-                    body=self.details_body(record, stage, draft_url=draft_url),
+                    body=self.task_details(record, stage, draft_url=draft_url),
                     headers={
                         "Content-Type": "application/json",
                         "If-Match": str(body.get("@odata.etag", "")),
@@ -655,7 +655,7 @@ class Intake:
             )
         return out
 
-    def details_body(
+    def task_details(
         self, record: TrackerRecord, stage: PlannedStage, *, draft_url: str
     ) -> dict[str, Any]:
         """Description with links, checklist (recommendations) and references."""
@@ -681,31 +681,26 @@ class Intake:
                 f"Why this needs a decision: {record.triage_reason}",
                 "Set 'Response required' on the tracker item to Yes or No.",
             ]
-        body: dict[str, Any] = {"description": "\n".join(lines), "previewType": "description"}
-        references: dict[str, Any] = {}
-        for url, alias in (
-            (draft_url, "Draft response"),
-            (link, "HMICFRS report"),
-            (str(report.get("pdf") or ""), "Report (PDF)"),
-            (record.web_url, "Tracker item"),
-        ):
-            if url.startswith(("https://", "http://")):
-                references[encode_reference_key(url)] = {
-                    "@odata.type": "microsoft.graph.plannerExternalReference",
-                    "alias": alias,
-                    "type": "Word" if url.endswith(".docx") or url == draft_url else "Other",
-                }
-        if references:
-            body["references"] = references
+        references = {
+            url: alias
+            for url, alias in (
+                (draft_url, "Draft response"),
+                (link, "HMICFRS report"),
+                (str(report.get("pdf") or ""), "Report (PDF)"),
+                (record.web_url, "Tracker item"),
+            )
+            if url.startswith(("https://", "http://"))
+        }
+        checklist = {}
         recommendations = report.get("recommendations") or []
-        if stage.spec.role == "draft" and isinstance(recommendations, list) and recommendations:
-            checklist = {}
+        if stage.spec.role == "draft" and isinstance(recommendations, list):
             for number, text in enumerate(recommendations[:CHECKLIST_MAX], start=1):
-                checklist[checklist_id(f"{record.key}/{stage.spec.key}", number)] = {
-                    "@odata.type": "microsoft.graph.plannerChecklistItem",
-                    "title": _cut(f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX),
-                    "isChecked": False,
-                }
-            body["checklist"] = checklist
+                item_id = checklist_id(f"{record.key}/{stage.spec.key}", number)
+                checklist[item_id] = _cut(f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX)
+        body = details_body(
+            description="\n".join(lines), checklist=checklist, references=references
+        )
+        body["previewType"] = "description"
+        if checklist:
             body["previewType"] = "checklist"
         return body
