@@ -14,6 +14,16 @@ from automation.sandbox.server import Sandbox
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test inherits the operator's ``AUTOMATION_*`` settings (or a real tenant's host)."""
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith("AUTOMATION_"):
+            monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def _session_sandbox() -> Iterator[Sandbox]:
     sandbox = Sandbox().start()

@@ -1,0 +1,16 @@
+"""Plain-text helpers the whole service shares."""
+
+from __future__ import annotations
+
+ELLIPSIS = "\u2026"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in an ellipsis when cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if limit == 1:
+        return ELLIPSIS
+    return text[: limit - 1].rstrip() + ELLIPSIS
