@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import sys
 from zoneinfo import ZoneInfo
 
-from automation.app import App
+from automation.app import App, build_app
 from automation.errors import AutomationError, SettingsError
 from automation.jobs import followup
 from automation.jobs import reminders as reminder_job
 from automation.jobs.intake import Intake
+from automation.jobs.provision import provision as provision_tenant
 from automation.jobs.report import RunReport
-from automation.provision import provision as provision_tenant
 from automation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,14 @@ LONDON = ZoneInfo("Europe/London")
 EXIT_OK = 0
 EXIT_ITEM_FAILURES = 1
 EXIT_CONFIG = 2
+
+
+def _freeze_startup_objects() -> None:
+    """Move start-up objects to the permanent generation (run, once, backfill).
+
+    The full collections after each draft (see drafts.py) then stay cheap.
+    """
+    gc.freeze()
 
 
 def london_today() -> dt.date:
@@ -64,7 +73,8 @@ def _finish(report: RunReport) -> int:
 
 def once(settings: Settings, *, as_of: dt.date | None = None, dry_run: bool = False) -> int:
     """One pass, then exit."""
-    app = App(settings)
+    app = build_app(settings)
+    _freeze_startup_objects()
     try:
         report = run_pass(app, today=as_of or london_today(), dry_run=dry_run)
     except SettingsError:
@@ -78,7 +88,8 @@ def once(settings: Settings, *, as_of: dt.date | None = None, dry_run: bool = Fa
 
 def backfill(settings: Settings, *, since: dt.date, as_of: dt.date | None = None) -> int:
     """File publications published on or after ``since`` (idempotent)."""
-    app = App(settings)
+    app = build_app(settings)
+    _freeze_startup_objects()
     report = RunReport()
     intake = Intake(app, report, today=as_of or london_today())
     intake.run(since=since)
@@ -91,7 +102,7 @@ def backfill(settings: Settings, *, since: dt.date, as_of: dt.date | None = None
 
 def provision(settings: Settings) -> int:
     """Create or upgrade the tracker list, folder and buckets."""
-    app = App(settings)
+    app = build_app(settings)
     result = provision_tenant(app)
     for line in result.created:
         _out(f"created  {line}")
@@ -122,4 +133,5 @@ def run_service(settings: Settings) -> int:
     """The scheduled service."""
     from automation.scheduling import run_scheduled
 
+    _freeze_startup_objects()
     return run_scheduled(settings)

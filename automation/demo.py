@@ -40,15 +40,16 @@ from automation.app import App
 from automation.commands import run_pass
 from automation.errors import AutomationError
 from automation.graph.sharepoint import from_sp_date
+from automation.graph.tracker_list import COLUMNS, record_from_item
+from automation.jobs.provision import TRIAGE_BUCKET, provision
+from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
-from automation.provision import TRIAGE_BUCKET, provision
 from automation.reports import parse_report_page
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.sandbox.tenant_config import config_text
 from automation.settings import Settings, load_settings
-from automation.tracker import COLUMNS, TrackerRecord
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def tracker_csv(items: Sequence[dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["Item", *(str(c["displayName"]) for c in columns)])
     for item in items:
-        record = TrackerRecord.from_item(item)
+        record = record_from_item(item)
         fields = item.get("fields") or {}
         writer.writerow([record.marker, *(column_value(c, fields) for c in columns)])
     return buffer.getvalue()
@@ -261,7 +262,7 @@ class Demo:
 
     def records(self) -> list[TrackerRecord]:
         """Every tracker item as a record."""
-        return [TrackerRecord.from_item(item) for item in self.items()]
+        return [record_from_item(item) for item in self.items()]
 
     def seed(self) -> TrackerRecord | None:
         """The seed report's tracker item."""
@@ -451,9 +452,7 @@ class Demo:
     def say_status(self, item_id: str) -> None:
         """One line: the item's status and office-use checklist."""
         ws = self.app.resolve()
-        record = TrackerRecord.from_item(
-            self.app.sharepoint.get_item(ws.site_id, ws.list_id, item_id)
-        )
+        record = record_from_item(self.app.sharepoint.get_item(ws.site_id, ws.list_id, item_id))
         ticks = [
             name
             for name, done in (
@@ -484,7 +483,7 @@ class Demo:
         drive_id = self.app.resolve().drive_id
         count = 0
         for item in items:
-            record = TrackerRecord.from_item(item)
+            record = record_from_item(item)
             if not record.draft_item_id:
                 continue
             name = self.draft_name(record)

@@ -39,8 +39,8 @@ from automation.graph.drive import Drive
 from automation.graph.planner import Planner
 from automation.graph.sharepoint import SharePoint
 from automation.graph.users import Users
+from automation.jobs.provision import TRIAGE_BUCKET, column_drift
 from automation.mailrender import MailRenderer
-from automation.provision import TRIAGE_BUCKET, column_drift
 from automation.settings import Settings
 
 __all__ = ["CheckResult", "Doctor", "run_doctor"]

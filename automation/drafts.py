@@ -18,8 +18,8 @@ import docx
 from automation.documents import DraftContext, draft_filename, render_draft
 from automation.domain.deadlines import DeadlineRule, deadline_rule_label
 from automation.errors import ItemError
+from automation.jobs.record import TrackerRecord
 from automation.settings import Settings
-from automation.tracker import TrackerRecord
 
 TEMPLATE_NAME = "section55_response.docx"
 _RENDER_LOCK = threading.Lock()

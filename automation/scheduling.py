@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from automation.app import App
+from automation.app import App, build_app
 from automation.commands import EXIT_ITEM_FAILURES, EXIT_OK, london_today, run_pass
 from automation.jobs import reminders as reminder_job
 from automation.jobs.report import RunReport
@@ -54,7 +54,7 @@ def build_jobs(settings: Settings, app: App) -> list[JobSpec]:
 
 def run_scheduled(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop."""
-    app = App(settings)
+    app = build_app(settings)
     healthz = (settings.healthz.host, settings.healthz.port) if settings.healthz.enabled else None
     service = Service(
         build_jobs(settings, app),

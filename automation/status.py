@@ -20,8 +20,9 @@ from automation.app import App
 from automation.domain.deadlines import PERIOD_DAYS, day_of_period
 from automation.domain.workflow import Status, is_open
 from automation.errors import SettingsError
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.record import TrackerRecord
 from automation.settings import Settings, StageSettings
-from automation.tracker import TrackerRecord
 
 __all__ = [
     "FIELDS",
@@ -211,9 +212,7 @@ def build_rows(
 def open_responses(app: App, *, as_of: dt.date) -> list[StatusRow]:
     """Read the tracker (and the plan's tasks when any item has some) and build the rows."""
     ws = app.resolve()
-    records = [
-        TrackerRecord.from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    records = [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
     records = [r for r in records if is_open(r.status)]
     tasks: dict[str, dict[str, Any]] = {}
     if any(r.tasks for r in records):

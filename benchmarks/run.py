@@ -64,12 +64,12 @@ from automation.graph.planner import Planner
 from automation.graph.sharepoint import SharePoint
 from automation.graph.users import Users
 from automation.jobs.intake import report_json
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
-from automation.provision import provision
 from automation.sandbox.server import Sandbox
 from automation.sandbox.tenant_config import config_text
 from automation.settings import Settings, load_settings
-from automation.tracker import TrackerRecord
 
 log = logging.getLogger("benchmarks")
 

@@ -24,12 +24,13 @@ from typing import Any
 from automation.app import App
 from automation.commands import run_pass
 from automation.graph.client import RetryPolicy
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import WRITES, CrashingTransport, SimulatedCrash, make_settings
 from tests.test_followup import approve_in_tracker, complete_task
@@ -167,9 +168,7 @@ def _app(settings: Settings, transport: StepCrash | None, retry: RetryPolicy | N
 def tracker_records(app: App) -> list[TrackerRecord]:
     """Every tracker item."""
     ws = app.resolve()
-    return [
-        TrackerRecord.from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    return [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
 def _drive_names(app: App) -> list[str]:

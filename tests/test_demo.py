@@ -19,7 +19,7 @@ import pytest
 
 from automation import demo
 from automation.demo import run_demo
-from automation.provision import TRIAGE_BUCKET
+from automation.jobs.provision import TRIAGE_BUCKET
 from automation.sandbox.seed import user_email
 from automation.settings import DEFAULT_STAGES
 

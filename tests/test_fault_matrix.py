@@ -22,10 +22,10 @@ from automation.app import App
 from automation.commands import london_today
 from automation.domain.relevance import Decision
 from automation.graph.client import RetryPolicy
+from automation.graph.tracker_list import record_from_item
 from automation.jobs import lease
 from automation.jobs.lease import held_by_other
 from automation.sandbox.server import Sandbox
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.conftest import RawGraph
 from tests.life_script import differences, prepare, run_life, snapshot
@@ -134,9 +134,7 @@ def test_throttle_storm_ends_like_a_calm_run(sandbox: Sandbox, tmp_path: Path) -
 def _progress(app: App, expected: dict[str, Decision]) -> tuple[int, int]:
     """(items filed, items whose setup is finished) right now."""
     ws = app.resolve()
-    records = [
-        TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    records = [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
     done = sum(1 for r in records if r.key in expected and r.setup == SETUP_FOR[expected[r.key]])
     return len(records), done
 

@@ -14,11 +14,12 @@ from pypdf import PdfReader
 
 from automation.app import App
 from automation.commands import run_pass
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import SimulatedCrash, app_for, graph_writes, make_settings
 from tests.tenant_edits import as_user
@@ -40,7 +41,7 @@ def filed(sandbox: Sandbox, tmp_path: Path) -> tuple[Any, TrackerRecord]:
 
 def _records(app: App) -> list[TrackerRecord]:
     ws = app.resolve()
-    return [TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
 def approve_in_tracker(sandbox: Sandbox, app: App, record: TrackerRecord) -> None:

@@ -40,16 +40,17 @@ from automation.documents import check_template, render_draft
 from automation.drafts import build_draft
 from automation.errors import FeedError, SettingsError, TemplateError
 from automation.feed import fetch_feed, parse_feed
+from automation.graph.tracker_list import record_from_item
 from automation.jobs.intake import Intake
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
 from automation.mailrender import CIRCULATION_TEMPLATES, MailRenderer, sample_context
-from automation.provision import provision
 from automation.reports import DEFAULT_REPORT_HOSTS
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings, load_settings
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.bomb_server import gzip_bomb_server
 from tests.service_env import make_settings
@@ -192,9 +193,7 @@ def loopback_only(app: App) -> LoopbackOnly:
 
 def records_of(app: App) -> dict[str, TrackerRecord]:
     ws = app.resolve()
-    records = [
-        TrackerRecord.from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    records = [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
     return {record.key: record for record in records}
 
 
@@ -889,7 +888,7 @@ def test_any_feed_text_becomes_a_tracker_item_and_a_word_draft(
             assert len(fields[name]) <= 255, name
             assert not _has_control(fields[name]), name
         assert fields["Title"]
-        record = TrackerRecord.from_item({"id": "7", "webUrl": "https://x/7", "fields": fields})
+        record = record_from_item({"id": "7", "webUrl": "https://x/7", "fields": fields})
         content = build_draft(plain, record)
         paragraphs = [p.text for p in docx.Document(io.BytesIO(content)).paragraphs]
         assert f"Inspection Title: {publication.title}" in paragraphs

@@ -13,9 +13,10 @@ import pytest
 
 from automation.app import App
 from automation.commands import run_pass
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.sandbox.server import Sandbox
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import SimulatedCrash, app_for, graph_writes, make_settings
 
@@ -35,9 +36,7 @@ def _provisioned(settings: Any) -> App:
 
 def _items(app: App) -> list[TrackerRecord]:
     ws = app.resolve()
-    return [
-        TrackerRecord.from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    return [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
 def _drafts(app: App) -> list[dict[str, Any]]:

@@ -10,12 +10,13 @@ import docx
 
 from automation.app import App
 from automation.commands import run_pass
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.routes.sites import expire_delta_tokens
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import graph_writes, make_settings
 from tests.tenant_edits import as_user
@@ -26,7 +27,7 @@ PAGE = Path(__file__).resolve().parents[1] / "automation" / "demo_data" / "sampl
 
 def _records(app: App) -> list[TrackerRecord]:
     ws = app.resolve()
-    return [TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
 def test_report_page_enrichment_reaches_tracker_draft_and_checklist(

@@ -8,11 +8,11 @@ from typing import Any
 
 from automation.app import App
 from automation.commands import run_pass
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import make_settings
 
@@ -103,7 +103,7 @@ def test_downtime_sends_only_the_latest_missed_reminder(sandbox: Sandbox, tmp_pa
 
     def sent() -> set[str]:
         [item] = list(app.sharepoint.list_items(ws.site_id, ws.list_id))
-        return {e for e in TrackerRecord.from_item(item).reminders.get("sent", []) if "|" not in e}
+        return {e for e in record_from_item(item).reminders.get("sent", []) if "|" not in e}
 
     assert sent() == {"stage:cc_comments:2023-07-27:-7"}
     # Down from 21 to 28 July: the -3, -1 and due-day reminders were missed; only the latest

@@ -15,17 +15,18 @@ import pytest
 
 from automation.app import App
 from automation.cli import main
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.sandbox.server import Sandbox
 from automation.sandbox.tenant_config import config_text
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import graph_writes, make_settings
 
 
 def _items(app: App) -> list[TrackerRecord]:
     ws = app.resolve()
-    return [TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
 def test_run_files_a_new_publication_and_stops_on_sigterm(sandbox: Sandbox, tmp_path: Path) -> None:

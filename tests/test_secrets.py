@@ -26,13 +26,14 @@ from automation.commands import run_pass
 from automation.doctor import run_doctor
 from automation.errors import GraphHTTPError, SettingsError, UnauthorizedError
 from automation.graph.client import GraphClient
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
-from automation.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.settings import load_settings
-from automation.tracker import TrackerRecord
 from tests.service_env import make_settings
 from tests.tenant_edits import edit_item
 
@@ -96,7 +97,7 @@ def issued_tokens(sandbox: Sandbox) -> set[str]:
 
 def records_of(app: App) -> list[TrackerRecord]:
     ws = app.resolve()
-    return [TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
 
 
 def files_text(root: Path) -> dict[str, str]:

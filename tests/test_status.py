@@ -14,11 +14,12 @@ import pytest
 from automation.app import App
 from automation.commands import run_pass
 from automation.errors import SettingsError
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
+from automation.jobs.record import TrackerRecord
 from automation.sandbox.server import Sandbox
 from automation.settings import DEFAULT_STAGES, Settings
 from automation.status import FIELDS, build_rows, run_status
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import make_settings
 
@@ -50,9 +51,7 @@ def _json(settings: Settings, capsys: pytest.CaptureFixture[str], as_of: dt.date
 def _records(settings: Settings) -> dict[str, TrackerRecord]:
     app = App(settings)
     ws = app.resolve()
-    records = [
-        TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    records = [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
     return {r.title: r for r in records}
 
 
@@ -175,7 +174,7 @@ def test_unknown_format_is_a_usage_error(sandbox: Sandbox, tmp_path: Path) -> No
 def _record(item_id: str, **fields: Any) -> TrackerRecord:
     values: dict[str, Any] = {"PublicationKey": f"k{item_id}", "Title": f"T{item_id}"}
     values.update(fields)
-    return TrackerRecord.from_item({"id": item_id, "fields": values})
+    return record_from_item({"id": item_id, "fields": values})
 
 
 def test_day_is_missing_before_publication_and_rows_sort_by_deadline() -> None:

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from automation.app import App
-from automation.provision import provision
+from automation.graph.tracker_list import record_from_item
+from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.server import Sandbox
 from automation.sandbox.tenant_config import config_text
-from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import make_settings
 from tests.test_followup import approve_in_tracker
@@ -61,9 +61,7 @@ def test_two_once_processes_leave_one_of_everything(sandbox: Sandbox, tmp_path: 
     races = [e for e in sandbox.request_log() if e["status"] in (409, 412)]
     print(f"two instances: {len(races)} conflict answers (409/412) seen and absorbed")
     ws = app.resolve()
-    records = [
-        TrackerRecord.from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)
-    ]
+    records = [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
     assert len(records) == 2
     assert all(r.setup == "complete" for r in records)
     tasks = app.planner.list_tasks(ws.plan_id)

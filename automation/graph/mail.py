@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from automation.errors import GraphError
 from automation.graph.client import GraphClient
+from automation.graph.sharepoint import odata_quote
 
 __all__ = [
     "IDEMPOTENCY_PROPERTY_ID",
@@ -60,10 +61,6 @@ class SendResult:
     message_id: str | None = None
 
 
-def _odata_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _file_attachment(att: Attachment) -> dict[str, Any]:
     return {
         "@odata.type": "#microsoft.graph.fileAttachment",
@@ -95,7 +92,7 @@ class Mail:
         """
         flt = (
             "singleValueExtendedProperties/Any(ep: ep/id eq "
-            f"{_odata_quote(IDEMPOTENCY_PROPERTY_ID)} and ep/value eq {_odata_quote(key)})"
+            f"{odata_quote(IDEMPOTENCY_PROPERTY_ID)} and ep/value eq {odata_quote(key)})"
         )
         result = self._client.get_json(
             f"{self._base}/mailFolders/SentItems/messages",

@@ -5,20 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from automation.graph.client import BatchRequest, BatchResponse, GraphClient
+from automation.domain.calendar import utc_stamp
+from automation.graph.client import BatchResponse, GraphClient
+from automation.graph.ops import Op, run_all
 
 __all__ = [
     "Planner",
     "TaskSpec",
     "checklist_id",
     "encode_reference_key",
-    "task_batch_requests",
     "task_body",
-    "update_task_request",
 ]
 
 ORDER_FIRST = " !"  # "before nothing, after nothing": the service picks its own hint
@@ -32,8 +32,12 @@ _REFERENCE_TYPES = {
     ".xlsx": "Excel",
     ".ppt": "PowerPoint",
     ".pptx": "PowerPoint",
-    ".pdf": "Pdf",
 }
+"""Only documented reference types (PowerPoint, Word, Excel, Other): a PDF is Other."""
+CHECKLIST_MAX = 20
+"""Planner allows at most 20 checklist items per task."""
+CHECKLIST_TITLE_MAX = 100
+TASK_TITLE_MAX = 255
 
 
 def checklist_id(key: str, n: int) -> str:
@@ -65,7 +69,7 @@ def _utc(moment: datetime | None, name: str) -> str | None:
         return None
     if moment.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(moment)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,27 +104,6 @@ def task_body(spec: TaskSpec) -> dict[str, Any]:
     if start is not None:
         body["startDateTime"] = start
     return body
-
-
-def task_batch_requests(tasks: Mapping[str, TaskSpec]) -> list[BatchRequest]:
-    """``$batch`` requests creating these tasks, with the mapping's keys as request ids."""
-    return [
-        BatchRequest(id=rid, method="POST", url="/planner/tasks", body=task_body(spec))
-        for rid, spec in tasks.items()
-    ]
-
-
-def update_task_request(
-    request_id: str, task_id: str, etag: str, changes: Mapping[str, Any]
-) -> BatchRequest:
-    """A ``$batch`` request patching a task (If-Match, full representation back)."""
-    return BatchRequest(
-        id=request_id,
-        method="PATCH",
-        url=f"/planner/tasks/{quote(task_id, safe='')}",
-        body=dict(changes),
-        headers={"If-Match": etag, "Prefer": RETURN_REPRESENTATION},
-    )
 
 
 def details_body(
@@ -209,10 +192,6 @@ class Planner:
         ).json()
         return result
 
-    def create_tasks(self, tasks: Mapping[str, TaskSpec]) -> dict[str, BatchResponse]:
-        """Create several tasks through ``$batch``; inner errors are returned, not raised."""
-        return self._client.batch(task_batch_requests(tasks))
-
     def update_task(
         self, task_id: str, etag: str, changes: Mapping[str, Any]
     ) -> dict[str, Any] | None:
@@ -272,3 +251,61 @@ class Planner:
             return None
         result: dict[str, Any] = response.json()
         return result
+
+    # -- operations (run alone or combined into one $batch) ----------------------------------
+    @staticmethod
+    def create_task_op(spec: TaskSpec) -> Op[str]:
+        """POST a task; the value is the new task's id."""
+        return Op("POST", "/planner/tasks", _new_id, body=task_body(spec))
+
+    @staticmethod
+    def details_read_op(task_id: str) -> Op[str]:
+        """GET a task's details; the value is the details' etag."""
+        return Op("GET", f"/planner/tasks/{quote(task_id, safe='')}/details", _etag)
+
+    @staticmethod
+    def details_patch_op(task_id: str, etag: str, body: Mapping[str, Any]) -> Op[None]:
+        """PATCH a task's details with the details etag (If-Match)."""
+        return Op(
+            "PATCH",
+            f"/planner/tasks/{quote(task_id, safe='')}/details",
+            _nothing,
+            body=dict(body),
+            headers={"If-Match": etag},
+        )
+
+    def create_tasks(self, specs: Mapping[str, TaskSpec]) -> dict[str, str | Exception]:
+        """Create tasks in one round trip per 20: stage key -> new id, or the error."""
+        outcomes = run_all(self._client, [self.create_task_op(spec) for spec in specs.values()])
+        return {
+            key: outcome.error if outcome.error is not None else outcome.get()
+            for key, outcome in zip(specs, outcomes, strict=True)
+        }
+
+    def details_etags(self, task_ids: Mapping[str, str]) -> dict[str, str]:
+        """The details etag of each task (stage key -> etag), in one round trip per 20."""
+        outcomes = run_all(self._client, [self.details_read_op(i) for i in task_ids.values()])
+        return {key: outcome.get() for key, outcome in zip(task_ids, outcomes, strict=True)}
+
+    def complete(self, task_id: str) -> None:
+        """Mark a task 100% complete (nothing when it already is)."""
+        task = self.get_task(task_id)
+        if int(task.get("percentComplete") or 0) >= 100:
+            return
+        self.update_task(task_id, str(task.get("@odata.etag", "")), {"percentComplete": 100})
+
+
+def _json_object(answer: BatchResponse) -> dict[str, Any]:
+    return answer.body if isinstance(answer.body, dict) else {}
+
+
+def _new_id(answer: BatchResponse) -> str:
+    return str(_json_object(answer)["id"])
+
+
+def _etag(answer: BatchResponse) -> str:
+    return str(_json_object(answer).get("@odata.etag", ""))
+
+
+def _nothing(answer: BatchResponse) -> None:
+    return None

@@ -9,17 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
+from automation.domain.calendar import london_date, london_midnight_utc
 from automation.errors import GraphError
 from automation.graph.client import GraphClient
 
 __all__ = ["NON_INDEXED_PREFER", "DeltaPage", "SharePoint", "from_sp_date", "to_sp_date"]
 
-LONDON = ZoneInfo("Europe/London")
 NON_INDEXED_PREFER = "HonorNonIndexedQueriesWarningMayFailRandomly"
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$")
@@ -27,19 +26,15 @@ _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?
 
 def to_sp_date(d: date) -> str:
     """A date-only column value: midnight Europe/London of ``d`` as UTC ISO 8601 (``Z``)."""
-    local_midnight = datetime.combine(d, time(0, 0), tzinfo=LONDON)
-    return local_midnight.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return london_midnight_utc(d)
 
 
 def from_sp_date(s: str) -> date:
     """The Europe/London calendar date of a date/time column value Graph returned."""
-    text = s.strip()
-    if len(text) == 10:  # a bare YYYY-MM-DD
-        return date.fromisoformat(text)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LONDON).date()
+    found = london_date(s)
+    if found is None:
+        raise ValueError(f"not a date: {s!r}")
+    return found
 
 
 def odata_quote(value: str) -> str:
@@ -67,6 +62,11 @@ class SharePoint:
         self._client = client
 
     # ------------------------------------------------------------------ sites and lists
+
+    def get_site(self, site_id: str) -> dict[str, Any]:
+        """The site with this id (``host,site-guid,web-guid``)."""
+        result: dict[str, Any] = self._client.get_json(f"/sites/{_seg(site_id)}")
+        return result
 
     def site_by_path(self, hostname: str, path: str) -> dict[str, Any]:
         """The site at ``https://{hostname}/{path}`` (e.g. ``/sites/OPCC``)."""
@@ -107,9 +107,16 @@ class SharePoint:
         ).json()
         return result
 
-    def list_columns(self, site_id: str, list_id: str) -> list[dict[str, Any]]:
-        """The list's column definitions."""
-        return list(self._client.paged(f"/sites/{_seg(site_id)}/lists/{_seg(list_id)}/columns"))
+    def list_columns(
+        self, site_id: str, list_id: str, *, select: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The list's column definitions (``select`` must name ``hidden`` to see hidden ones)."""
+        return list(
+            self._client.paged(
+                f"/sites/{_seg(site_id)}/lists/{_seg(list_id)}/columns",
+                params={"$select": select} if select else None,
+            )
+        )
 
     def add_column(self, site_id: str, list_id: str, column: dict[str, Any]) -> dict[str, Any]:
         """Add one column definition to a list."""
@@ -184,7 +191,13 @@ class SharePoint:
         return result
 
     def delta(
-        self, site_id: str, list_id: str, link: str | None, *, latest: bool = False
+        self,
+        site_id: str,
+        list_id: str,
+        link: str | None,
+        *,
+        latest: bool = False,
+        expand: str = "fields",
     ) -> DeltaPage:
         """Changes since ``link`` (a stored deltaLink), or a full enumeration when ``None``.
 
@@ -198,7 +211,7 @@ class SharePoint:
         if link:
             pages = self._client.pages(link)
         else:
-            params = {"$expand": "fields"}
+            params = {"$expand": expand}
             if latest:
                 params["token"] = "latest"
             pages = self._client.pages(f"{self._items(site_id, list_id)}/delta", params=params)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from automation.graph.client import GraphClient
+from automation.graph.sharepoint import odata_quote
 
 __all__ = ["User", "Users"]
 
@@ -33,16 +34,12 @@ def _user(data: dict[str, Any]) -> User:
     )
 
 
-def _odata_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 class Users:
     """User lookups, cached for the life of the instance (found users only)."""
 
     def __init__(self, client: GraphClient) -> None:
         self._client = client
-        self._cache: dict[str, User] = {}
+        self._cache: dict[str, User | None] = {}
         self._lock = threading.Lock()
 
     def get(self, upn_or_id: str) -> User | None:
@@ -54,9 +51,15 @@ class Users:
         if not wanted:
             return None
         cache_key = wanted.casefold()
+        # One lookup per user (unknown ones too), even with parallel workers.
         with self._lock:
             if cache_key in self._cache:
                 return self._cache[cache_key]
+            user = self._lookup(wanted)
+            self._cache[cache_key] = user
+            return user
+
+    def _lookup(self, wanted: str) -> User | None:
         # UPNs starting with "$" must be addressed as /users('$x@y'); "#" must be %23.
         segment = quote(wanted, safe="@")
         path = f"/users('{segment}')" if wanted.startswith("$") else f"/users/{segment}"
@@ -65,7 +68,7 @@ class Users:
         if response.status != 404:
             user = _user(response.json())
         elif "@" in wanted:
-            literal = _odata_quote(wanted)
+            literal = odata_quote(wanted)
             found = self._client.get_json(
                 "/users",
                 params={
@@ -76,7 +79,4 @@ class Users:
             values = found.get("value") if isinstance(found, dict) else None
             if isinstance(values, list) and values:
                 user = _user(values[0])
-        if user is not None:
-            with self._lock:
-                self._cache[cache_key] = user
         return user

@@ -26,16 +26,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from automation.app import App
-from automation.documents import format_long_date
-from automation.errors import AutomationError, GoneError, ItemError
-from automation.graph.client import BatchRequest
+from automation.domain.calendar import london_date, long_date, utc_stamp
+from automation.domain.workflow import CIRCULATION_DONE, Status
+from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
 from automation.jobs.intake import Intake
 from automation.jobs.lease import claim
+from automation.jobs.ports import Services
+from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
-from automation.tracker import TrackerRecord, datetime_field, dump_json
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ GROUPS: tuple[Group, ...] = (
     Group("website", "circulation_website", "", with_docx=True),
     Group("hmicfrs", "circulation_hmicfrs", "ForwardedToHMICFRS"),
 )
-DONE_STATUSES = frozenset({"Circulated", "Published", "Closed", "Not required"})
 
 
 def mail_key(record: TrackerRecord, group: str) -> str:
@@ -90,7 +89,7 @@ def _person(identity: dict[str, Any]) -> str:
 class FollowUp:
     """One follow-up pass."""
 
-    def __init__(self, app: App, report: RunReport, *, today: dt.date, intake: Intake) -> None:
+    def __init__(self, app: Services, report: RunReport, *, today: dt.date, intake: Intake) -> None:
         self.app = app
         self.settings = app.settings
         self.report = report
@@ -109,56 +108,19 @@ class FollowUp:
     # -- change detection ----------------------------------------------------------------------
     def read_changes(self) -> tuple[list[TrackerRecord], str]:
         """Changed items since the stored delta link, and the new link."""
-        ws = self.app.resolve()
-        links = self.app.state.section("delta")
-        link = links.get(ws.list_id) or None
-        try:
-            page = self.app.sharepoint.delta(ws.site_id, ws.list_id, link)
-        except GoneError:
-            log.warning("tracker delta link expired; reading the whole list again")
-            page = self.app.sharepoint.delta(ws.site_id, ws.list_id, None)
-        records = []
-        missing_fields = []
-        for item in page.items:
-            if item.get("deleted"):
-                continue
-            if "fields" not in item:
-                missing_fields.append(str(item.get("id")))
-                continue
-            records.append(TrackerRecord.from_item(item))
-        records.extend(self.get_records(missing_fields))
-        return records, page.delta_link
+        ids = self.app.workspace.resolve()
+        link = self.app.state.section("delta").get(ids.list_id) or None
+        return self.app.tracker.changes(link)
 
     def get_records(self, item_ids: Sequence[str]) -> list[TrackerRecord]:
-        """Items by id (one ``$batch`` round trip per 20)."""
-        if not item_ids:
-            return []
-        ws = self.app.workspace
-        answers = self.app.client.batch(
-            [
-                BatchRequest(
-                    id=str(n),
-                    method="GET",
-                    url=f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{item_id}?$expand=fields",
-                )
-                for n, item_id in enumerate(item_ids)
-            ]
-        )
-        out = []
-        for n in range(len(item_ids)):
-            answer = answers[str(n)]
-            if answer.status == 404:
-                continue
-            answer.raise_for_status("GET", "/items/{id}")
-            if isinstance(answer.body, dict):
-                out.append(TrackerRecord.from_item(answer.body))
-        return out
+        """Items by id (one ``$batch`` round trip per 20; items that are gone are left out)."""
+        return self.app.tracker.get_many(item_ids)
 
     def completed_tasks(self) -> dict[str, dict[str, Any]]:
         """Completed approval/publish tasks by task id, from one read of the plan."""
         watched = [s for s in self.settings.stages if s.role in ("approval", "publish")]
         out: dict[str, dict[str, Any]] = {}
-        for task in self.app.planner.list_tasks(self.app.resolve().plan_id):
+        for task in self.app.planner.list_tasks(self.app.workspace.resolve().plan_id):
             if int(task.get("percentComplete") or 0) < 100:
                 continue
             title = str(task.get("title", ""))
@@ -200,22 +162,18 @@ class FollowUp:
                 )
             except AutomationError as exc:
                 self.report.failure(record.key or record.marker, str(exc))
-            except (KeyError, TypeError, ValueError) as exc:
-                self.report.failure(
-                    record.key or record.marker, f"unexpected data: {type(exc).__name__}: {exc}"
-                )
         if self.dry_run:
             return
         if len(self.report.failures) == failures_before:
             links = self.app.state.section("delta")
-            links[self.app.workspace.list_id] = delta_link
+            links[self.app.workspace.resolve().list_id] = delta_link
             self.app.state.set("delta", links)
         if newly_handled:
             self.app.state.set("handled_tasks", sorted(handled | set(newly_handled))[-5000:])
 
     def _task_settled(self, record: TrackerRecord, role: str) -> bool:
         if role == "approval":
-            return record.status in DONE_STATUSES or record.status == "Circulated"
+            return record.status in CIRCULATION_DONE
         return record.published_on_website
 
     def handle(self, record: TrackerRecord, tasks: dict[str, dict[str, Any]]) -> None:
@@ -228,17 +186,17 @@ class FollowUp:
             self.intake.continue_setup(record, fresh=False)
             return
         approval = None
-        if record.status == "Approved":
+        if record.status == Status.APPROVED:
             approval = Approval(
                 by=record.approved_by or _person(record.modified_by),
                 on=record.approved_on or record.modified,
             )
-        elif "approval" in tasks and record.status not in DONE_STATUSES:
+        elif "approval" in tasks and record.status not in CIRCULATION_DONE:
             approval = self.planner_approval(tasks["approval"]["task"])
-        if approval is not None and record.status not in DONE_STATUSES:
+        if approval is not None and record.status not in CIRCULATION_DONE:
             self.circulate(record, approval)
         publish_done = "publish" in tasks or record.published_on_website
-        if publish_done and record.status == "Circulated":
+        if publish_done and record.status == Status.CIRCULATED:
             self.mark_published(record, via_task="publish" in tasks)
 
     def planner_approval(self, task: dict[str, Any]) -> Approval:
@@ -247,7 +205,7 @@ class FollowUp:
         user_id = str((completed_by.get("user") or {}).get("id") or "")
         who = ""
         if user_id:
-            user = self.app.user(user_id)
+            user = self.app.users.get(user_id)
             if user is not None:
                 who = f"{user.display_name} <{user.mail or user.upn}>"
         return Approval(by=who or "Planner", on=str(task.get("completedDateTime") or ""))
@@ -255,20 +213,19 @@ class FollowUp:
     # -- writes --------------------------------------------------------------------------------
     def patch(self, record: TrackerRecord, fields: dict[str, Any]) -> None:
         """Update the item's fields (and the snapshot we hold)."""
-        ws = self.app.workspace
         if self.dry_run:
             self.report.action(record.key, f"update {record.marker}: {sorted(fields)}")
             return
-        self.app.sharepoint.update_fields(ws.site_id, ws.list_id, record.item_id, fields)
+        self.app.tracker.patch(record.item_id, fields)
 
     def circulate(self, record: TrackerRecord, approval: Approval) -> None:
         """Record the approval and send the response to every configured group once."""
         fields: dict[str, Any] = {}
-        if not record.approved_by or record.status != "Approved":
-            fields = {"Status": "Approved"}
+        if not record.approved_by or record.status != Status.APPROVED:
+            fields = {"Status": Status.APPROVED.value}
             if not record.approved_by:
                 fields["ApprovedBy"] = approval.by[:255]
-                fields["ApprovedOn"] = approval.on or datetime_field(dt.datetime.now(dt.UTC))
+                fields["ApprovedOn"] = approval.on or utc_stamp(dt.datetime.now(dt.UTC))
         if self.dry_run:
             if fields:
                 self.patch(record, fields)
@@ -280,7 +237,7 @@ class FollowUp:
         if fields:
             record.approved_by = str(fields.get("ApprovedBy", record.approved_by))
             record.approved_on = str(fields.get("ApprovedOn", record.approved_on))
-            record.status = "Approved"
+            record.status = Status.APPROVED
             self.report.action(record.key, f"{record.marker} approved by {approval.by}")
         groups = [g for g in GROUPS if getattr(self.settings.recipients, g.name)]
         pending = [g for g in groups if g.name not in record.mail]
@@ -291,7 +248,7 @@ class FollowUp:
                 for group in pending:
                     self.report.action(record.key, f"email the response to {group.name}")
                 return
-            drive_id = self.app.resolve().drive_id
+            drive_id = self.app.workspace.resolve().drive_id
             docx_bytes = self.app.drive.download(drive_id, record.draft_item_id)
             pdf_bytes = self.app.drive.download_pdf(drive_id, record.draft_item_id)
             for group in pending:
@@ -299,12 +256,12 @@ class FollowUp:
         # The approval task first: once the item says Circulated, nothing revisits it, so
         # Status Circulated must be the last write of the circulation.
         self.complete_task(record, "approval")
-        final: dict[str, Any] = {"Status": "Circulated", "S55Lease": ""}
+        final: dict[str, Any] = {"Status": Status.CIRCULATED.value, "S55Lease": ""}
         for group in groups:
             if group.column:
                 final[group.column] = True
         self.patch(record, final)
-        record.status = "Circulated"
+        record.status = Status.CIRCULATED
         self.report.action(record.key, f"{record.marker} circulated")
 
     def _names(self, record: TrackerRecord) -> tuple[str, str]:
@@ -344,9 +301,9 @@ class FollowUp:
             log.info("%s: %s email already in Sent Items; recording it", record.key, group.name)
         record.mail[group.name] = {
             "key": key,
-            "at": datetime_field(dt.datetime.now(dt.UTC)),
+            "at": utc_stamp(dt.datetime.now(dt.UTC)),
         }
-        fields: dict[str, Any] = {"S55Mail": dump_json(record.mail)}
+        fields: dict[str, Any] = {"S55Mail": dict(record.mail)}
         if group.column:
             fields[group.column] = True
         self.patch(record, fields)
@@ -356,8 +313,8 @@ class FollowUp:
         report = record.report
         return {
             "title": str(report.get("title") or record.title),
-            "published_on": format_long_date(record.published_on) if record.published_on else "",
-            "deadline": format_long_date(record.deadline) if record.deadline else "",
+            "published_on": long_date(record.published_on) if record.published_on else "",
+            "deadline": long_date(record.deadline) if record.deadline else "",
             "report_url": str(report.get("link") or record.report_url),
             "draft_url": record.draft_url,
             "pdf_name": pdf_name,
@@ -373,11 +330,11 @@ class FollowUp:
         if not via_task:
             # Before the status: once the item says Published, nothing revisits it.
             self.complete_task(record, "publish")
-        fields: dict[str, Any] = {"Status": "Published"}
+        fields: dict[str, Any] = {"Status": Status.PUBLISHED.value}
         if not record.published_on_website:
             fields["PublishedOnWebsite"] = True
         self.patch(record, fields)
-        record.status = "Published"
+        record.status = Status.PUBLISHED
         record.published_on_website = True
         self.report.action(record.key, f"{record.marker} published on the website")
 
@@ -392,28 +349,15 @@ class FollowUp:
         if self.dry_run:
             self.report.action(record.key, f"complete the {stage.key} task")
             return
-        task = self.app.planner.get_task(str(entry["id"]))
-        if int(task.get("percentComplete") or 0) >= 100:
-            return
-        self.app.planner.update_task(
-            str(entry["id"]), str(task.get("@odata.etag", "")), {"percentComplete": 100}
-        )
+        self.app.planner.complete(str(entry["id"]))
 
 
 def _london_day(stamp: str) -> str:
-    if not stamp:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    from zoneinfo import ZoneInfo
-
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return format_long_date(moment.astimezone(ZoneInfo("Europe/London")).date())
+    """``20 July 2023`` for a stamp; an unreadable stamp is shown as it is."""
+    day = london_date(stamp) if stamp else None
+    return long_date(day) if day is not None else stamp
 
 
-def run(app: App, report: RunReport, *, today: dt.date, intake: Intake) -> None:
+def run(app: Services, report: RunReport, *, today: dt.date, intake: Intake) -> None:
     """The follow-up pass (used by ``once`` and the scheduler)."""
     FollowUp(app, report, today=today, intake=intake).run()

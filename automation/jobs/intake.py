@@ -23,13 +23,10 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from automation import feed as feeds
 from automation import reports
-from automation.app import App
-from automation.documents import format_long_date
+from automation.domain.calendar import at_london, long_date
 from automation.domain.deadlines import (
     DeadlineRule,
     deadline_rule_label,
@@ -39,27 +36,27 @@ from automation.domain.deadlines import (
 from automation.domain.publications import Publication
 from automation.domain.relevance import Decision, assess
 from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
-from automation.domain.workflow import initial_status
+from automation.domain.text import shorten
+from automation.domain.workflow import TERMINAL, SetupState, Status, initial_status
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
 from automation.errors import AutomationError, ConflictError, FeedError, ItemError
-from automation.graph.client import BatchRequest, BatchResponse
-from automation.graph.planner import TaskSpec, checklist_id, details_body, task_body
-from automation.graph.sharepoint import odata_quote
-from automation.jobs.lease import claim, lease_value
-from automation.jobs.report import RunReport
-from automation.tracker import (
-    SETUP_COMPLETE,
-    SETUP_FILED,
-    TrackerRecord,
-    date_field,
-    dump_json,
+from automation.graph.ops import Op
+from automation.graph.planner import (
+    CHECKLIST_MAX,
+    CHECKLIST_TITLE_MAX,
+    TASK_TITLE_MAX,
+    Planner,
+    TaskSpec,
+    checklist_id,
+    details_body,
 )
+from automation.jobs.lease import claim, lease_value
+from automation.jobs.ports import Services
+from automation.jobs.record import TrackerRecord, dump_json
+from automation.jobs.report import RunReport
 
 log = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
-SETUP_TRIAGE = "triage"
-SETUP_NONE = "none"
 TRIAGE_STAGE = StageSpec(
     key="triage",
     title="Decide whether a response is needed",
@@ -68,20 +65,12 @@ TRIAGE_STAGE = StageSpec(
     anchor=Anchor.PUBLICATION,
     offset_days=7,
 )
-CHECKLIST_MAX = 20
-CHECKLIST_TITLE_MAX = 100
-TASK_TITLE_MAX = 255
 REPORT_JSON_MAX = 30_000
 EARLIEST_PUBLICATION = dt.date(2000, 1, 1)
 """A feed date before this is a broken date, not a publication to respond to."""
-PREFER_NON_INDEXED = {"Prefer": "HonorNonIndexedQueriesWarningMayFailRandomly"}
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
-
-
-def stage_specs(app: App) -> list[StageSpec]:
+def stage_specs(app: Services) -> list[StageSpec]:
     """The configured stages as domain values (assignees resolved to UPNs)."""
     settings = app.settings
     return [
@@ -100,7 +89,7 @@ def stage_specs(app: App) -> list[StageSpec]:
 
 def due_datetime(day: dt.date) -> dt.datetime:
     """A Planner due date: 17:00 London time on ``day``."""
-    return dt.datetime.combine(day, dt.time(17, 0), tzinfo=LONDON)
+    return at_london(day, 17)
 
 
 def report_json(pub: Publication) -> str:
@@ -126,7 +115,7 @@ def report_json(pub: Publication) -> str:
         elif details["recommendations"]:
             details["recommendations"].pop()
         else:
-            details["summary"] = _cut(details["summary"], len(details["summary"]) // 2)
+            details["summary"] = shorten(details["summary"], len(details["summary"]) // 2)
         text = dump_json(details)
     return text
 
@@ -136,7 +125,7 @@ class Intake:
 
     def __init__(
         self,
-        app: App,
+        app: Services,
         report: RunReport,
         *,
         today: dt.date,
@@ -240,7 +229,7 @@ class Intake:
         candidates = [pub for pub in publications if self.wanted(pub, since=since)]
         if not candidates:
             return
-        self.app.resolve()
+        self.app.workspace.resolve()
         existing = self.lookup([pub.key for pub in candidates])
         todo: list[tuple[Publication, TrackerRecord | None]] = []
         for pub in candidates:
@@ -280,53 +269,11 @@ class Intake:
         except AutomationError as exc:
             self.failed_feeds.add(pub.feed_url)
             self.report.failure(pub.key, str(exc))
-        except (KeyError, TypeError, ValueError) as exc:
-            self.failed_feeds.add(pub.feed_url)
-            self.report.failure(pub.key, f"unexpected data: {type(exc).__name__}: {exc}")
 
     # -- lookups -------------------------------------------------------------------------------
-    def _items_path(self) -> str:
-        ws = self.app.workspace
-        return f"/sites/{ws.site_id}/lists/{ws.list_id}/items"
-
     def lookup(self, keys: Iterable[str]) -> dict[str, TrackerRecord]:
         """Tracker records by key: one ``$batch`` round trip per 20 keys."""
-        wanted = list(dict.fromkeys(keys))
-        requests = []
-        for index, key in enumerate(wanted):
-            query = quote(f"fields/PublicationKey eq {odata_quote(key)}", safe="")
-            requests.append(
-                BatchRequest(
-                    id=str(index),
-                    method="GET",
-                    url=f"{self._items_path()}?$expand=fields&$filter={query}",
-                    headers=PREFER_NON_INDEXED,
-                )
-            )
-        found: dict[str, TrackerRecord] = {}
-        if not requests:
-            return found
-        responses = self.app.client.batch(requests)
-        for index, key in enumerate(wanted):
-            answer = responses[str(index)]
-            answer.raise_for_status("GET", f"{self._items_path()}?$filter=PublicationKey")
-            body = answer.body if isinstance(answer.body, dict) else {}
-            for item in body.get("value", []):
-                record = TrackerRecord.from_item(item)
-                if record.key == key:
-                    found[key] = record
-        return found
-
-    def find_record(self, key: str) -> TrackerRecord | None:
-        """One record by key."""
-        items = self.app.sharepoint.find_items(
-            self.app.workspace.site_id, self.app.workspace.list_id, "PublicationKey", key
-        )
-        for item in items:
-            record = TrackerRecord.from_item(item)
-            if record.key == key:
-                return record
-        return None
+        return self.app.tracker.lookup_by_keys(keys)
 
     # -- filing ------------------------------------------------------------------------------
     def item_fields(self, pub: Publication) -> dict[str, Any]:
@@ -337,24 +284,24 @@ class Intake:
             pub, force_name=self.settings.force_name, aliases=self.settings.force_aliases
         )
         status = initial_status(relevance.decision)
-        setup = SETUP_NONE if relevance.decision == Decision.NO else SETUP_FILED
+        setup = SetupState.NONE if relevance.decision == Decision.NO else SetupState.FILED
         fields: dict[str, Any] = {
-            "Title": _cut(pub.title, 255),
+            "Title": shorten(pub.title, 255),
             "PublicationKey": pub.key,
             "ReportUrl": pub.link,
-            "PublishedOn": date_field(pub.published_on),
-            "ResponseDeadline": date_field(deadline),
-            "PublicationTypes": _cut("; ".join(pub.types), 255),
-            "PoliceForces": _cut("; ".join(pub.forces), 255),
+            "PublishedOn": pub.published_on,
+            "ResponseDeadline": deadline,
+            "PublicationTypes": shorten("; ".join(pub.types), 255),
+            "PoliceForces": shorten("; ".join(pub.forces), 255),
             "ResponseRequired": str(relevance.decision),
             "TriageReason": relevance.reason,
             "Status": str(status),
             "ResponseOwner": self.settings.people.response_owner,
             "S55DeadlineRule": rule.value,
-            "S55Setup": setup,
+            "S55Setup": setup.value,
             "S55Report": report_json(pub),
         }
-        if setup != SETUP_NONE:
+        if setup != SetupState.NONE:
             fields["S55Lease"] = lease_value()
         if pub.recommendation_count is not None:
             fields["Recommendations"] = pub.recommendation_count
@@ -378,9 +325,9 @@ class Intake:
         fields = self.item_fields(pub)
         deadline = response_deadline(pub.published_on, DeadlineRule(self.settings.deadline_rule))
         summary = (
-            f"file '{_cut(pub.title, 80)}' published {format_long_date(pub.published_on)}: "
+            f"file '{shorten(pub.title, 80)}' published {long_date(pub.published_on)}: "
             f"{fields['ResponseRequired']} ({fields['TriageReason']}), "
-            f"deadline {format_long_date(deadline)}"
+            f"deadline {long_date(deadline)}"
         )
         self.report.action(pub.key, summary)
         if self.dry_run:
@@ -389,30 +336,26 @@ class Intake:
             elif fields["ResponseRequired"] == Decision.TBD.value:
                 self.report.action(pub.key, "create a triage task")
             return None
-        ws = self.app.workspace
-        try:
-            item = self.app.sharepoint.create_item(ws.site_id, ws.list_id, fields)
-        except ConflictError:
+        record, created = self.app.tracker.create_or_find(fields)
+        if not created:
             # Our earlier answer was lost, or another instance filed it first.
-            record = self.find_record(pub.key)
-            if record is None:
-                raise
             log.info("%s: already filed as %s", pub.key, record.marker)
             return record, False
         self.report.filed.append(pub.key)
-        return TrackerRecord.from_item(item), True
+        return record, True
 
     # -- setup ---------------------------------------------------------------------------------
     def needs_setup(self, record: TrackerRecord) -> bool:
         """Whether the item still needs a draft/tasks or a triage task."""
-        if record.status in ("Closed", "Not required") and record.response_required != "Yes":
+        terminal = record.status in TERMINAL
+        if terminal and record.response_required != Decision.YES:
             return False
         if record.response_required == Decision.YES.value:
-            if "S55Tasks" in record.unreadable and record.status not in ("Closed", "Not required"):
+            if "S55Tasks" in record.unreadable and not terminal:
                 return True  # the task ids were edited away: find the tasks again by title
-            return record.setup != SETUP_COMPLETE and record.status not in ("Closed",)
+            return record.setup != SetupState.COMPLETE and record.status != Status.CLOSED
         if record.response_required == Decision.TBD.value:
-            return record.setup in ("", SETUP_FILED)
+            return record.setup in ("", SetupState.FILED)
         return False
 
     def continue_setup(self, record: TrackerRecord, *, fresh: bool) -> None:
@@ -440,7 +383,6 @@ class Intake:
 
     def setup_response(self, record: TrackerRecord, *, fresh: bool) -> None:
         """Draft, stage tasks, details, then the final bookkeeping update."""
-        ws = self.app.resolve()
         if "S55Tasks" in record.unreadable:
             log.warning(
                 "%s (%s): S55Tasks: not valid JSON; finding the Planner tasks again",
@@ -458,21 +400,18 @@ class Intake:
         final: dict[str, Any] = {
             "DraftUrl": draft_url,
             "S55DraftItemId": draft_id,
-            "S55Tasks": dump_json(
-                {key: {**value, "details": True} for key, value in tasks.items()}
-            ),
-            "S55Setup": SETUP_COMPLETE,
+            "S55Tasks": {key: {**value, "details": True} for key, value in tasks.items()},
+            "S55Setup": SetupState.COMPLETE.value,
             "S55Lease": "",
         }
-        if record.status in ("", "Triage"):
-            final["Status"] = "Drafting"
+        if record.status in ("", Status.TRIAGE):
+            final["Status"] = Status.DRAFTING.value
         if not record.response_owner and self.settings.people.response_owner:
             final["ResponseOwner"] = self.settings.people.response_owner
-        self.finish(record, details, final, ws.site_id, ws.list_id)
+        self.finish(record, details, final)
 
     def setup_triage(self, record: TrackerRecord, *, fresh: bool) -> None:
         """A triage task for a publication a person must decide on."""
-        ws = self.app.resolve()
         if record.published_on is None or record.deadline is None:
             raise ItemError(record.key, "PublishedOn/ResponseDeadline", "missing or not a date")
         due = min(previous_working_day(record.published_on + dt.timedelta(days=7)), record.deadline)
@@ -481,43 +420,28 @@ class Intake:
         planned = [PlannedStage(spec=spec, due=due)]
         tasks = self.ensure_tasks(record, planned, fresh=fresh)
         details = self.detail_requests(record, planned, tasks, draft_url="")
-        final = {
-            "S55Tasks": dump_json(
-                {**record.tasks, **{k: {**v, "details": True} for k, v in tasks.items()}}
-            ),
-            "S55Setup": SETUP_TRIAGE,
+        final: dict[str, Any] = {
+            "S55Tasks": {**record.tasks, **{k: {**v, "details": True} for k, v in tasks.items()}},
+            "S55Setup": SetupState.TRIAGE.value,
             "S55Lease": "",
         }
-        self.finish(record, details, final, ws.site_id, ws.list_id)
+        self.finish(record, details, final)
 
     def finish(
-        self,
-        record: TrackerRecord,
-        details: list[BatchRequest],
-        final: dict[str, Any],
-        site_id: str,
-        list_id: str,
+        self, record: TrackerRecord, details: Sequence[Op[Any]], final: dict[str, Any]
     ) -> None:
-        """Patch task details and then (only if they all worked) the tracker item."""
-        item_request = BatchRequest(
-            id="item",
-            method="PATCH",
-            url=f"/sites/{site_id}/lists/{list_id}/items/{record.item_id}/fields",
-            body=final,
-            headers={"Content-Type": "application/json"},
-            depends_on=tuple(request.id for request in details),
-        )
-        responses = self.app.client.batch([*details, item_request])
-        for request in details:
-            answer = responses[request.id]
-            answer.raise_for_status("PATCH", request.url)
-        responses["item"].raise_for_status("PATCH", item_request.url)
+        """Patch task details and then (only if they all worked) the tracker item.
+
+        One fully serial chain: Microsoft refuses a batch that mixes parallel and
+        dependent requests, and the item's "complete" must come after every detail.
+        """
+        self.app.tracker.patch_after(details, record.item_id, final)
         self.report.action(record.key, f"{record.marker} set up ({final.get('S55Setup')})")
 
     # -- draft ---------------------------------------------------------------------------------
     def ensure_draft(self, record: TrackerRecord) -> dict[str, Any]:
         """Upload the draft, or find the one an earlier (crashed) run uploaded."""
-        ws = self.app.workspace
+        ws = self.app.workspace.resolve()
         folder = draft_folder(self.settings, record)
         content = build_draft(self.settings, record)
         for attempt in range(1, 6):
@@ -539,7 +463,7 @@ class Intake:
     # -- tasks -----------------------------------------------------------------------------------
     def task_title(self, record: TrackerRecord, spec: StageSpec) -> str:
         """``[S55-12] Draft the response - <title>`` (the prefix finds it again)."""
-        return _cut(f"{self.task_prefix(record, spec)} \u2013 {record.title}", TASK_TITLE_MAX)
+        return shorten(f"{self.task_prefix(record, spec)} \u2013 {record.title}", TASK_TITLE_MAX)
 
     @staticmethod
     def task_prefix(record: TrackerRecord, spec: StageSpec) -> str:
@@ -550,7 +474,8 @@ class Intake:
         """All tasks of the plan (read once per run, only when recovering)."""
         with self._plan_lock:
             if self._plan_tasks is None:
-                self._plan_tasks = self.app.planner.list_tasks(self.app.workspace.plan_id)
+                plan_id = self.app.workspace.resolve().plan_id
+                self._plan_tasks = self.app.planner.list_tasks(plan_id)
             return self._plan_tasks
 
     def ensure_tasks(
@@ -570,11 +495,11 @@ class Intake:
             missing = [stage for stage in planned if stage.spec.key not in tasks]
         if not missing:
             return tasks
-        ws = self.app.workspace
+        ws = self.app.workspace.resolve()
         specs: dict[str, TaskSpec] = {}
         for stage in missing:
             assignee = stage.spec.assignee or self.settings.people.response_owner
-            user = self.app.user(assignee)
+            user = self.app.users.get(assignee)
             if assignee and user is None:
                 log.warning(
                     "%s: stage %s assignee %s is not a known user; task left unassigned "
@@ -585,30 +510,17 @@ class Intake:
                 )
             specs[stage.spec.key] = TaskSpec(
                 plan_id=ws.plan_id,
-                bucket_id=self.app.bucket_id(stage.spec.bucket),
+                bucket_id=self.app.workspace.bucket_id(stage.spec.bucket),
                 title=self.task_title(record, stage.spec),
                 assignee_ids=(user.id,) if user else (),
                 due=due_datetime(stage.due),
             )
-        requests = [
-            BatchRequest(
-                id=key,
-                method="POST",
-                url="/planner/tasks",
-                body=task_body(spec),
-                headers={"Content-Type": "application/json"},
-            )
-            for key, spec in specs.items()
-        ]
-        responses: dict[str, BatchResponse] = self.app.client.batch(requests)
         problems = []
-        for key in specs:
-            answer = responses[key]
-            if answer.status >= 400:
-                problems.append(f"{key}: HTTP {answer.status}")
+        for key, created in self.app.planner.create_tasks(specs).items():
+            if isinstance(created, Exception):
+                problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")
                 continue
-            body = answer.body if isinstance(answer.body, dict) else {}
-            tasks[key] = {"id": str(body["id"])}
+            tasks[key] = {"id": created}
         self.report.action(record.key, f"{len(specs) - len(problems)} Planner task(s) created")
         if problems:
             raise ItemError(record.key, "Planner tasks", "; ".join(problems))
@@ -621,39 +533,22 @@ class Intake:
         tasks: dict[str, dict[str, Any]],
         *,
         draft_url: str,
-    ) -> list[BatchRequest]:
-        """PATCH requests for the details of tasks not yet described (etags read in one batch)."""
+    ) -> list[Op[None]]:
+        """PATCH operations for the details of tasks not yet described (etags read in one batch)."""
         todo = [stage for stage in planned if not tasks[stage.spec.key].get("details")]
         if not todo:
             return []
-        reads = self.app.client.batch(
-            [
-                BatchRequest(
-                    id=stage.spec.key,
-                    method="GET",
-                    url=f"/planner/tasks/{tasks[stage.spec.key]['id']}/details",
-                )
-                for stage in todo
-            ]
+        etags = self.app.planner.details_etags(
+            {stage.spec.key: str(tasks[stage.spec.key]["id"]) for stage in todo}
         )
-        out = []
-        for stage in todo:
-            answer = reads[stage.spec.key]
-            answer.raise_for_status("GET", "/planner/tasks/{id}/details")
-            body = answer.body if isinstance(answer.body, dict) else {}
-            out.append(
-                BatchRequest(
-                    id=f"d-{stage.spec.key}",
-                    method="PATCH",
-                    url=f"/planner/tasks/{tasks[stage.spec.key]['id']}/details",
-                    body=self.task_details(record, stage, draft_url=draft_url),
-                    headers={
-                        "Content-Type": "application/json",
-                        "If-Match": str(body.get("@odata.etag", "")),
-                    },
-                )
+        return [
+            Planner.details_patch_op(
+                str(tasks[stage.spec.key]["id"]),
+                etags[stage.spec.key],
+                self.task_details(record, stage, draft_url=draft_url),
             )
-        return out
+            for stage in todo
+        ]
 
     def task_details(
         self, record: TrackerRecord, stage: PlannedStage, *, draft_url: str
@@ -665,10 +560,10 @@ class Intake:
         rule = DeadlineRule(record.deadline_rule or self.settings.deadline_rule)
         lines = [
             f"Section 55 response: {report.get('title') or record.title}",
-            f"Published: {format_long_date(record.published_on) if record.published_on else '?'}",
-            f"Response deadline: {format_long_date(deadline) if deadline else '?'} "
+            f"Published: {long_date(record.published_on) if record.published_on else '?'}",
+            f"Response deadline: {long_date(deadline) if deadline else '?'} "
             f"({deadline_rule_label(rule)})",
-            f"This stage is due: {format_long_date(stage.due)}",
+            f"This stage is due: {long_date(stage.due)}",
             "",
             f"Tracker item: {record.web_url}",
         ]
@@ -696,7 +591,9 @@ class Intake:
         if stage.spec.role == "draft" and isinstance(recommendations, list):
             for number, text in enumerate(recommendations[:CHECKLIST_MAX], start=1):
                 item_id = checklist_id(f"{record.key}/{stage.spec.key}", number)
-                checklist[item_id] = _cut(f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX)
+                checklist[item_id] = shorten(
+                    f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX
+                )
         body = details_body(
             description="\n".join(lines), checklist=checklist, references=references
         )

@@ -25,15 +25,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from automation.app import App
+from automation.domain.calendar import UTC_STAMP_FORMAT
 from automation.errors import PreconditionFailedError
-from automation.tracker import TrackerRecord
+from automation.jobs.ports import Services
+from automation.jobs.record import TrackerRecord
 
 log = logging.getLogger(__name__)
 
 INSTANCE = uuid.uuid4().hex[:12]
 LEASE_MINUTES = 15
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
+STAMP = UTC_STAMP_FORMAT
 
 
 def _host_marker() -> str:
@@ -90,7 +91,7 @@ def held_by_other(lease: str, now: dt.datetime, *, instance: str = INSTANCE) -> 
     return True
 
 
-def claim(app: App, record: TrackerRecord, *, fields: Mapping[str, Any] | None = None) -> bool:
+def claim(app: Services, record: TrackerRecord, *, fields: Mapping[str, Any] | None = None) -> bool:
     """Take the item's lease (If-Match on its etag); False when another instance has it.
 
     ``fields`` are written in the same request as the lease, so they land exactly when the
@@ -105,15 +106,10 @@ def claim(app: App, record: TrackerRecord, *, fields: Mapping[str, Any] | None =
     owner, _, _ = record.lease.partition("|")
     if owner == INSTANCE and not fields:
         return True
-    ws = app.workspace
     value = lease_value(now)
     try:
-        written: dict[str, Any] = app.sharepoint.update_fields(
-            ws.site_id,
-            ws.list_id,
-            record.item_id,
-            {**(fields or {}), "S55Lease": value},
-            etag=record.etag,
+        written: dict[str, Any] = app.tracker.patch(
+            record.item_id, {**(fields or {}), "S55Lease": value}, etag=record.etag
         )
     except PreconditionFailedError:
         log.info(

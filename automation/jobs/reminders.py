@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from automation.app import App
-from automation.documents import format_long_date
+from automation.domain.calendar import london_date, long_date
 from automation.domain.reminders import (
     Digest,
     Reminder,
@@ -27,21 +26,20 @@ from automation.domain.reminders import (
     digests,
     due_reminders,
 )
+from automation.domain.workflow import REMINDERS_STOP, status_in
 from automation.errors import AutomationError
-from automation.graph.client import BatchRequest
 from automation.jobs.lease import claim
+from automation.jobs.ports import Services
+from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
-from automation.tracker import TrackerRecord, dump_json
 
 log = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 SENT_KEEP = 400
-FINISHED = frozenset({"circulated", "published", "closed", "not required"})
 
 
-def allowed_addresses(app: App) -> set[str]:
+def allowed_addresses(app: Services) -> set[str]:
     """Every address the settings name (the only ones reminders may go to)."""
     settings = app.settings
     found = {
@@ -55,18 +53,6 @@ def allowed_addresses(app: App) -> set[str]:
     return {address.casefold() for address in found if address}
 
 
-def _london_date(stamp: Any) -> dt.date | None:
-    if not stamp:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(LONDON).date()
-
-
 def sent_entries(record: TrackerRecord) -> list[str]:
     """What the item says was sent."""
     entries = record.reminders.get("sent", [])
@@ -76,7 +62,7 @@ def sent_entries(record: TrackerRecord) -> list[str]:
 class Reminders:
     """One reminders pass as of ``today``."""
 
-    def __init__(self, app: App, report: RunReport, *, today: dt.date) -> None:
+    def __init__(self, app: Services, report: RunReport, *, today: dt.date) -> None:
         self.app = app
         self.settings = app.settings
         self.report = report
@@ -101,12 +87,12 @@ class Reminders:
 
     def items(self) -> tuple[list[ReminderItem], dict[str, TrackerRecord]]:
         """Open tracker items with their stages' due dates and completion from Planner."""
-        ws = self.app.resolve()
+        ws = self.app.workspace.resolve()
         records = [
-            TrackerRecord.from_item(item)
-            for item in self.app.sharepoint.list_items(ws.site_id, ws.list_id)
+            r
+            for r in self.app.tracker.all()
+            if r.key and not status_in(r.status, REMINDERS_STOP) and r.tasks
         ]
-        records = [r for r in records if r.key and r.status.casefold() not in FINISHED and r.tasks]
         if not records:
             return [], {}
         tasks = {str(t["id"]): t for t in self.app.planner.list_tasks(ws.plan_id)}
@@ -121,7 +107,7 @@ class Reminders:
                 configured = self.settings.stage_assignee(stage)
                 assignee = configured
                 for user_id in task.get("assignments") or {}:
-                    user = self.app.user(str(user_id))
+                    user = self.app.users.get(str(user_id))
                     if user is not None:
                         assignee = self._configured(user.mail or user.upn, configured)
                         break
@@ -130,7 +116,7 @@ class Reminders:
                         key=stage.key,
                         title=stage.title,
                         assignee=assignee.casefold(),
-                        due=_london_date(task.get("dueDateTime")),
+                        due=london_date(task.get("dueDateTime")),
                         completed=int(task.get("percentComplete") or 0) >= 100,
                     )
                 )
@@ -230,25 +216,16 @@ class Reminders:
                 entries.append(reminder.reminder_id)
             record.reminders["sent"] = list(dict.fromkeys(entries))[-SENT_KEEP:]
             changed[record.item_id] = record
-        ws = self.app.workspace
-        answers = self.app.client.batch(
-            [
-                BatchRequest(
-                    id=item_id,
-                    method="PATCH",
-                    url=f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{item_id}/fields",
-                    body={"S55Reminders": dump_json(record.reminders), "S55Lease": ""},
-                    headers={"Content-Type": "application/json"},
-                )
+        self.app.tracker.patch_many(
+            {
+                item_id: {"S55Reminders": dict(record.reminders), "S55Lease": ""}
                 for item_id, record in changed.items()
-            ]
+            }
         )
-        for item_id, answer in answers.items():
-            answer.raise_for_status("PATCH", f"/items/{item_id}/fields")
 
     def context(self, digest: Digest) -> dict[str, Any]:
         """Values for the digest template."""
-        user = self.app.user(digest.recipient)
+        user = self.app.users.get(digest.recipient)
         items = []
         for reminder in digest.reminders:
             items.append(
@@ -256,7 +233,7 @@ class Reminders:
                     "title": reminder.title,
                     "kind": str(reminder.kind),
                     "what": reminder.what,
-                    "due": format_long_date(reminder.due),
+                    "due": long_date(reminder.due),
                     "days": reminder.days,
                     "overdue": reminder.days < 0,
                     "tracker_url": reminder.links.get("tracker", ""),
@@ -271,11 +248,9 @@ class Reminders:
 
 
 def _with_recipients(reminder: Reminder, recipients: tuple[str, ...]) -> Reminder:
-    from dataclasses import replace
-
     return replace(reminder, recipients=recipients)
 
 
-def run(app: App, report: RunReport, *, today: dt.date) -> None:
+def run(app: Services, report: RunReport, *, today: dt.date) -> None:
     """The reminders pass."""
     Reminders(app, report, today=today).run()

@@ -34,8 +34,8 @@ from automation.graph.planner import (
     Planner,
     TaskSpec,
     checklist_id,
+    details_body,
     encode_reference_key,
-    task_batch_requests,
 )
 from automation.graph.sharepoint import SharePoint, from_sp_date, to_sp_date
 from automation.graph.users import Users
@@ -448,10 +448,22 @@ def test_create_task_body() -> None:
         )
 
 
-def test_task_batch_requests_use_caller_ids() -> None:
-    reqs = task_batch_requests({"stage-1": TaskSpec(plan_id="p", bucket_id="b", title="One")})
-    assert [(r.id, r.method, r.url) for r in reqs] == [("stage-1", "POST", "/planner/tasks")]
-    assert reqs[0].body["title"] == "One"
+def test_create_task_op_posts_the_task_body() -> None:
+    op = Planner.create_task_op(TaskSpec(plan_id="p", bucket_id="b", title="One"))
+    assert (op.method, op.url) == ("POST", "/planner/tasks")
+    assert op.body["title"] == "One"
+
+
+def test_details_patch_op_sends_the_details_etag() -> None:
+    op = Planner.details_patch_op("t/1", 'W/"e"', {"description": "d"})
+    assert (op.method, op.url) == ("PATCH", "/planner/tasks/t%2F1/details")
+    assert op.headers["If-Match"] == 'W/"e"'
+
+
+def test_a_pdf_reference_is_of_the_documented_type_other() -> None:
+    body = details_body(references={"https://x/report.pdf": "Report"})
+    [reference] = body["references"].values()
+    assert reference["type"] == "Other"
 
 
 @pytest.mark.parametrize(

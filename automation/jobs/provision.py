@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from automation.app import App
-from automation.tracker import COLUMNS
+from automation.graph.tracker_list import COLUMNS
+from automation.jobs.ports import Services
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +56,26 @@ def column_drift(existing: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     return missing, problems
 
 
-def provision(app: App) -> ProvisionResult:
-    """Create or upgrade everything the service needs."""
+def provision(app: Services) -> ProvisionResult:
+    """Create or upgrade everything the service needs.
+
+    Cached ids that Graph no longer knows (404) are dropped and resolved once more.
+    """
+    return app.workspace.call(lambda _ids: _provision(app), require_list=False)
+
+
+def _provision(app: Services) -> ProvisionResult:
     result = ProvisionResult()
     settings = app.settings
-    ws = app.resolve(require_list=False)
+    ws = app.workspace.resolve(require_list=False)
     name = settings.sharepoint.tracker_list
     if not ws.list_id:
         created = app.sharepoint.create_list(ws.site_id, name, [dict(c) for c in COLUMNS])
-        ws.list_id = str(created["id"])
-        ws.list_url = str(created.get("webUrl", ""))
+        app.workspace.set_list(str(created["id"]), str(created.get("webUrl", "")))
         result.created.append(f"tracker list '{name}' with {len(COLUMNS) + 1} columns")
     else:
         result.present.append(f"tracker list '{name}'")
-        missing, problems = column_drift(app.sharepoint.list_columns(ws.site_id, ws.list_id))
+        missing, problems = column_drift(app.tracker.columns(ws))
         for column in missing:
             app.sharepoint.add_column(ws.site_id, ws.list_id, dict(column))
             result.created.append(f"column {column['name']}")
@@ -90,8 +96,7 @@ def provision(app: App) -> ProvisionResult:
         result.created.append(f"Planner bucket '{bucket}'")
     if not result.created or any(b in existing for b in wanted):
         result.present.append(f"{len(wanted)} Planner buckets")
-    ws.buckets = existing
-    app.save_workspace()
+    app.workspace.set_buckets(existing)
     for line in result.created:
         log.info("provision: created %s", line)
     for line in result.problems:

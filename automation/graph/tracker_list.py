@@ -1,0 +1,466 @@
+"""The tracker list through Graph: its columns, the record mapping, and every item request.
+
+This is the one place that decides what an item read selects. Microsoft leaves hidden
+columns' values out of ``fields`` unless ``$select`` names them, and hidden column
+definitions out of ``GET …/columns`` unless ``$select`` names ``hidden``; so every item
+read (list, get, filter lookup, delta, inside ``$batch``) expands
+``fields($select=<every tracker column>)`` and column reads select ``hidden`` explicitly.
+
+The tracker link in tasks, emails and digests is the item's display form
+(``<list webUrl>/DispForm.aspx?ID=<id>``): a listItem's own ``webUrl`` downloads a blank
+``N_.000`` file instead of showing the item.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from automation.domain.calendar import london_date, london_midnight_utc, utc_stamp
+from automation.domain.relevance import Decision
+from automation.domain.workflow import Status
+from automation.errors import ConflictError, GoneError, NotFoundError
+from automation.graph.client import BatchResponse, GraphClient
+from automation.graph.ops import Op, run, run_all
+from automation.graph.sharepoint import NON_INDEXED_PREFER, SharePoint, odata_quote
+from automation.graph.workspace import Ids, Workspace
+from automation.jobs.record import TrackerRecord, dump_json, setup_state, status_value
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_SELECT",
+    "FIELD_NAMES",
+    "ITEM_EXPAND",
+    "TrackerList",
+    "encode_fields",
+    "record_from_item",
+]
+
+log = logging.getLogger(__name__)
+
+STATUS_CHOICES = [status.value for status in Status]
+RESPONSE_CHOICES = [Decision.YES.value, Decision.NO.value, Decision.TBD.value]
+
+
+def _text(
+    name: str,
+    display: str,
+    *,
+    indexed: bool = False,
+    unique: bool = False,
+    hidden: bool = False,
+    multiline: bool = False,
+) -> dict[str, Any]:
+    column: dict[str, Any] = {
+        "name": name,
+        "displayName": display,
+        # Multi-line columns say "plain" explicitly: unset, SharePoint may store rich text.
+        "text": {"allowMultipleLines": True, "textType": "plain"}
+        if multiline
+        else {"allowMultipleLines": False, "maxLength": 255},
+    }
+    if indexed:
+        column["indexed"] = True
+    if unique:
+        column["enforceUniqueValues"] = True
+    if hidden:
+        column["hidden"] = True
+    return column
+
+
+def _date_time(name: str, display: str, *, date_only: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "displayName": display,
+        "dateTime": {"displayAs": "standard", "format": "dateOnly" if date_only else "dateTime"},
+    }
+
+
+def _bool(name: str, display: str) -> dict[str, Any]:
+    return {"name": name, "displayName": display, "boolean": {}}
+
+
+def _choice(
+    name: str, display: str, choices: list[str], *, indexed: bool = False
+) -> dict[str, Any]:
+    column: dict[str, Any] = {
+        "name": name,
+        "displayName": display,
+        "choice": {"allowTextEntry": False, "choices": choices, "displayAs": "dropDownMenu"},
+    }
+    if indexed:
+        column["indexed"] = True
+    return column
+
+
+def _number(name: str, display: str) -> dict[str, Any]:
+    return {"name": name, "displayName": display, "number": {"decimalPlaces": "none", "minimum": 0}}
+
+
+# Title comes with the genericList template.
+COLUMNS: tuple[dict[str, Any], ...] = (
+    _text("PublicationKey", "Publication key", indexed=True, unique=True),
+    # Links can exceed a single-line column's 255 characters: multi-line text keeps them whole.
+    _text("ReportUrl", "Link to report", multiline=True),
+    _date_time("PublishedOn", "Published on", date_only=True),
+    _date_time("ResponseDeadline", "Section 55 response deadline", date_only=True),
+    _text("PublicationTypes", "Publication types"),
+    _text("PoliceForces", "Police forces"),
+    _choice("ResponseRequired", "Response required", RESPONSE_CHOICES, indexed=True),
+    _text("TriageReason", "Triage reason", multiline=True),
+    _choice("Status", "Status", STATUS_CHOICES, indexed=True),
+    _text("DraftUrl", "Draft", multiline=True),
+    _text("ResponseOwner", "Response owner"),
+    _number("Recommendations", "Recommendations"),
+    _number("AreasForImprovement", "Areas for improvement"),
+    _text("ApprovedBy", "Approved by"),
+    _date_time("ApprovedOn", "Approved on", date_only=False),
+    _bool("ForwardedToHMICFRS", "Forwarded to HMICFRS Section 55 responses"),
+    _bool("SubmittedToHMICFRSPortal", "Submitted onto the HMICFRS portal"),
+    _bool("ForwardedToChiefConstable", "Forwarded to Chief Constable"),
+    _bool("ForwardedToPanel", "Forwarded to Police and Crime Panel"),
+    _bool("PublishedOnWebsite", "Published on OPCC website"),
+    # bookkeeping (hidden)
+    _text("S55DeadlineRule", "Deadline rule", hidden=True),
+    _text("S55Setup", "Intake step", hidden=True),
+    _text("S55DraftItemId", "Draft item id", hidden=True),
+    _text("S55Tasks", "Planner task ids", hidden=True, multiline=True),
+    _text("S55Report", "Report details", hidden=True, multiline=True),
+    _text("S55Mail", "Mail sent", hidden=True, multiline=True),
+    _text("S55Reminders", "Reminders sent", hidden=True, multiline=True),
+    _text("S55Lease", "Work lease", hidden=True),
+)
+FIELD_NAMES: tuple[str, ...] = ("Title", *(c["name"] for c in COLUMNS), "Modified")
+"""Every field an item read names in ``$select`` (hidden columns come back only if named)."""
+ITEM_EXPAND = f"fields($select={','.join(FIELD_NAMES)})"
+COLUMN_SELECT = (
+    "id,name,displayName,hidden,indexed,enforceUniqueValues,readOnly,required,"
+    "text,number,dateTime,choice,boolean"
+)
+"""Column reads name ``hidden`` (and the type facets), or hidden columns are left out."""
+_JSON_COLUMNS = ("S55Tasks", "S55Report", "S55Mail", "S55Reminders")
+
+
+# -- record <-> fields --------------------------------------------------------------------------
+def _json_field(fields: Mapping[str, Any], name: str) -> dict[str, Any]:
+    raw = fields.get(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _unreadable(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """Bookkeeping columns holding something other than a JSON object (a person edited them)."""
+    found = []
+    for name in _JSON_COLUMNS:
+        raw = fields.get(name)
+        if raw and not _json_field(fields, name):
+            try:
+                ok = isinstance(json.loads(raw), dict)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                found.append(name)
+    return tuple(found)
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def display_url(list_url: str, item: Mapping[str, Any], item_id: str) -> str:
+    """``<list webUrl>/DispForm.aspx?ID=<id>``; the list URL from the item's when unknown."""
+    base = list_url.rstrip("/")
+    if not base:
+        # An item's webUrl sits directly under its list (…/Lists/Name/1_.000).
+        own = str(item.get("webUrl") or "")
+        parts = urlsplit(own)
+        if not parts.netloc:
+            return ""
+        path = parts.path.rsplit("/", 1)[0]
+        base = f"{parts.scheme}://{parts.netloc}{path}"
+    return f"{base}/DispForm.aspx?ID={quote(item_id, safe='')}" if item_id else ""
+
+
+def record_from_item(item: Mapping[str, Any], *, list_url: str = "") -> TrackerRecord:
+    """A record from a listItem read with :data:`ITEM_EXPAND`."""
+    fields: Mapping[str, Any] = item.get("fields") or {}
+    item_id = str(item.get("id") or fields.get("id") or "")
+    return TrackerRecord(
+        item_id=item_id,
+        etag=str(item.get("eTag") or item.get("@odata.etag") or fields.get("@odata.etag") or ""),
+        web_url=display_url(list_url, item, item_id),
+        key=str(fields.get("PublicationKey") or ""),
+        title=str(fields.get("Title") or ""),
+        report_url=str(fields.get("ReportUrl") or ""),
+        published_on=london_date(fields.get("PublishedOn")),
+        deadline=london_date(fields.get("ResponseDeadline")),
+        publication_types=str(fields.get("PublicationTypes") or ""),
+        police_forces=str(fields.get("PoliceForces") or ""),
+        response_required=str(fields.get("ResponseRequired") or ""),
+        triage_reason=str(fields.get("TriageReason") or ""),
+        status=status_value(str(fields.get("Status") or "")),
+        draft_url=str(fields.get("DraftUrl") or ""),
+        response_owner=str(fields.get("ResponseOwner") or ""),
+        recommendations=_opt_int(fields.get("Recommendations")),
+        areas_for_improvement=_opt_int(fields.get("AreasForImprovement")),
+        approved_by=str(fields.get("ApprovedBy") or ""),
+        approved_on=str(fields.get("ApprovedOn") or ""),
+        forwarded_hmicfrs=bool(fields.get("ForwardedToHMICFRS")),
+        submitted_portal=bool(fields.get("SubmittedToHMICFRSPortal")),
+        forwarded_chief_constable=bool(fields.get("ForwardedToChiefConstable")),
+        forwarded_panel=bool(fields.get("ForwardedToPanel")),
+        published_on_website=bool(fields.get("PublishedOnWebsite")),
+        deadline_rule=str(fields.get("S55DeadlineRule") or ""),
+        setup=setup_state(str(fields.get("S55Setup") or "")),
+        draft_item_id=str(fields.get("S55DraftItemId") or ""),
+        tasks=_json_field(fields, "S55Tasks"),
+        report=_json_field(fields, "S55Report"),
+        mail=_json_field(fields, "S55Mail"),
+        reminders=_json_field(fields, "S55Reminders"),
+        lease=str(fields.get("S55Lease") or ""),
+        modified_by=dict(item.get("lastModifiedBy") or {}),
+        modified=str(fields.get("Modified") or item.get("lastModifiedDateTime") or ""),
+        unreadable=_unreadable(fields),
+    )
+
+
+def encode_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values as Graph wants them: dates at London midnight, stamps in UTC, JSON text."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, datetime):
+            out[name] = utc_stamp(value)
+        elif isinstance(value, date):
+            out[name] = london_midnight_utc(value)
+        elif isinstance(value, dict):
+            out[name] = dump_json(value)
+        else:
+            out[name] = str(value) if isinstance(value, Status) else value
+    return out
+
+
+def _json_object(answer: BatchResponse) -> dict[str, Any]:
+    return answer.body if isinstance(answer.body, dict) else {}
+
+
+# -- the adapter ----------------------------------------------------------------------------------
+class TrackerList:
+    """The Tracker port on a SharePoint list (ids from the workspace)."""
+
+    def __init__(self, client: GraphClient, workspace: Workspace, sharepoint: SharePoint) -> None:
+        self._client = client
+        self._workspace = workspace
+        self._sharepoint = sharepoint
+
+    def _items(self, ids: Ids) -> str:
+        return f"/sites/{quote(ids.site_id, safe=',')}/lists/{quote(ids.list_id, safe='')}/items"
+
+    def _record(self, ids: Ids, item: Mapping[str, Any]) -> TrackerRecord:
+        return record_from_item(item, list_url=ids.list_url)
+
+    # -- operations -------------------------------------------------------------------------
+    def _lookup_op(self, ids: Ids, key: str) -> Op[list[TrackerRecord]]:
+        query = quote(f"fields/PublicationKey eq {odata_quote(key)}", safe="")
+        return Op(
+            "GET",
+            f"{self._items(ids)}?$expand={quote(ITEM_EXPAND, safe='(),$=')}&$filter={query}",
+            lambda answer: [
+                self._record(ids, item)
+                for item in _json_object(answer).get("value", [])
+                if isinstance(item, dict)
+            ],
+            headers={"Prefer": NON_INDEXED_PREFER},
+        )
+
+    def _get_op(self, ids: Ids, item_id: str) -> Op[TrackerRecord]:
+        return Op(
+            "GET",
+            f"{self._items(ids)}/{quote(item_id, safe='')}"
+            f"?$expand={quote(ITEM_EXPAND, safe='(),$=')}",
+            lambda answer: self._record(ids, _json_object(answer)),
+        )
+
+    def patch_op(
+        self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> Op[dict[str, Any]]:
+        """PATCH some columns (values as :func:`encode_fields` takes them); If-Match ``etag``."""
+        return self._patch_op(self._workspace.resolve(), item_id, fields, etag=etag)
+
+    def _patch_op(
+        self, ids: Ids, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> Op[dict[str, Any]]:
+        return Op(
+            "PATCH",
+            f"{self._items(ids)}/{quote(item_id, safe='')}/fields",
+            _json_object,
+            body=encode_fields(fields),
+            headers={"If-Match": etag} if etag else {},
+            # Setting values is repeatable; with an etag a repeat would only see 412.
+            idempotent=etag is None,
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+    def all(self) -> list[TrackerRecord]:
+        """Every item of the list."""
+
+        def read(ids: Ids) -> list[TrackerRecord]:
+            return [
+                self._record(ids, item)
+                for item in self._client.paged(self._items(ids), params={"$expand": ITEM_EXPAND})
+            ]
+
+        return self._workspace.call(read)
+
+    def lookup_by_keys(self, keys: Iterable[str]) -> dict[str, TrackerRecord]:
+        """Records by publication key: one ``$batch`` round trip per 20 keys."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+
+        def read(ids: Ids) -> dict[str, TrackerRecord]:
+            found: dict[str, TrackerRecord] = {}
+            outcomes = run_all(self._client, [self._lookup_op(ids, key) for key in wanted])
+            for key, outcome in zip(wanted, outcomes, strict=True):
+                for record in outcome.get():
+                    if record.key == key:
+                        found[key] = record
+            return found
+
+        return self._workspace.call(read)
+
+    def find(self, key: str) -> TrackerRecord | None:
+        """One record by key (a plain request)."""
+
+        def read(ids: Ids) -> TrackerRecord | None:
+            return next(
+                (r for r in run(self._client, self._lookup_op(ids, key)) if r.key == key), None
+            )
+
+        return self._workspace.call(read)
+
+    def get_many(self, item_ids: Sequence[str]) -> list[TrackerRecord]:
+        """Records by item id (one round trip per 20); items that are gone are left out."""
+        if not item_ids:
+            return []
+
+        def read(ids: Ids) -> list[TrackerRecord]:
+            out = []
+            for outcome in run_all(self._client, [self._get_op(ids, i) for i in item_ids]):
+                if isinstance(outcome.error, NotFoundError):
+                    continue
+                out.append(outcome.get())
+            return out
+
+        return self._workspace.call(read)
+
+    def changes(self, link: str | None) -> tuple[list[TrackerRecord], str]:
+        """Items changed since ``link`` (a stored delta link) and the link for next time.
+
+        A link for another Graph host is not used (full resync), and an expired one (410)
+        falls back to a full enumeration. Deleted items are left out.
+        """
+        if (
+            link
+            and urlsplit(link).netloc.casefold()
+            != urlsplit(self._client.base_url).netloc.casefold()
+        ):
+            log.warning("stored delta link is for another Graph host; reading the whole list")
+            link = None
+
+        def read(ids: Ids) -> tuple[list[TrackerRecord], list[str], str]:
+            try:
+                page = self._sharepoint.delta(ids.site_id, ids.list_id, link, expand=ITEM_EXPAND)
+            except GoneError:
+                log.warning("tracker delta link expired; reading the whole list again")
+                page = self._sharepoint.delta(ids.site_id, ids.list_id, None, expand=ITEM_EXPAND)
+            records, missing = [], []
+            for item in page.items:
+                if item.get("deleted"):
+                    continue
+                if "fields" not in item:
+                    missing.append(str(item.get("id")))
+                    continue
+                records.append(self._record(ids, item))
+            return records, missing, page.delta_link
+
+        records, missing, new_link = self._workspace.call(read)
+        records.extend(self.get_many(missing))
+        return records, new_link
+
+    # -- writes -------------------------------------------------------------------------------
+    def create_or_find(self, fields: Mapping[str, Any]) -> tuple[TrackerRecord, bool]:
+        """Create the item; on a duplicate key, the item already filed (record, created?).
+
+        Raises:
+            ConflictError: a duplicate key, but no item with that key could be read.
+        """
+        key = str(fields.get("PublicationKey") or "")
+
+        def create(ids: Ids) -> dict[str, Any]:
+            return self._sharepoint.create_item(ids.site_id, ids.list_id, encode_fields(fields))
+
+        try:
+            item = self._workspace.call(create)
+        except ConflictError:
+            # Our earlier answer was lost, or another instance filed it first.
+            record = self.find(key)
+            if record is None:
+                raise
+            return record, False
+        return self._record(self._workspace.resolve(), item), True
+
+    def patch(
+        self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> dict[str, Any]:
+        """Change some columns; returns the whole fieldValueSet (with its new etag).
+
+        Raises:
+            PreconditionFailedError: ``etag`` was given and the item changed since.
+        """
+        return self._workspace.call(
+            lambda ids: run(self._client, self._patch_op(ids, item_id, fields, etag=etag))
+        )
+
+    def patch_after(
+        self, before: Sequence[Op[Any]], item_id: str, fields: Mapping[str, Any]
+    ) -> None:
+        """Run ``before`` and then the item PATCH as one fully serial ``$batch`` chain.
+
+        Microsoft rejects a batch that is neither fully parallel nor fully serial, so the
+        item PATCH (the "done" mark) depends on every earlier request through one chain:
+        it happens only if they all succeeded. The first error raises.
+        """
+
+        def send(ids: Ids) -> None:
+            ops = [*before, self._patch_op(ids, item_id, fields)]
+            for outcome in run_all(self._client, ops, serial=True):
+                outcome.get()
+
+        self._workspace.call(send)
+
+    def patch_many(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Change several items in one round trip per 20; the first error raises."""
+        outcomes = run_all(
+            self._client, [self.patch_op(item_id, fields) for item_id, fields in changes.items()]
+        )
+        for outcome in outcomes:
+            outcome.get()
+
+    # -- schema -------------------------------------------------------------------------------
+    def columns(self, ids: Ids) -> list[dict[str, Any]]:
+        """The list's column definitions, hidden ones included."""
+        return self._sharepoint.list_columns(ids.site_id, ids.list_id, select=COLUMN_SELECT)
