@@ -83,13 +83,14 @@ class App:
         transport: Transport | None = None,
         tokens: TokenProvider | None = None,
         retry: RetryPolicy | None = None,
+        client: GraphClient | None = None,
     ) -> None:
-        """``retry`` overrides the Graph client's default retry budget."""
+        """``retry`` overrides the Graph client's default retry budget; ``client`` replaces it."""
         self.settings = settings
         if settings.client_secret is not None:
             logsetup.register_secret(settings.client_secret.get_secret_value())
         self.tokens = tokens or token_provider(settings)
-        self.client = GraphClient(
+        self.client = client or GraphClient(
             base_url=settings.graph_url,
             tokens=self.tokens,
             transport=transport,
@@ -136,6 +137,7 @@ def build_app(
     transport: Transport | None = None,
     tokens: TokenProvider | None = None,
     retry: RetryPolicy | None = None,
+    client: GraphClient | None = None,
 ) -> App:
-    """Everything the jobs and commands need, built from settings."""
-    return App(settings, transport=transport, tokens=tokens, retry=retry)
+    """Everything the jobs and commands need, built from settings (``client`` for benchmarks)."""
+    return App(settings, transport=transport, tokens=tokens, retry=retry, client=client)

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from automation import logsetup
-from automation.app import token_provider
+from automation.app import build_app, token_provider
 from automation.documents import check_template
 from automation.drafts import template_path
 from automation.errors import (
@@ -34,11 +34,8 @@ from automation.errors import (
 )
 from automation.feed import fetch_feed
 from automation.graph.auth import TokenProvider
-from automation.graph.client import GraphClient, RetryPolicy, Transport
-from automation.graph.drive import Drive
-from automation.graph.planner import Planner
-from automation.graph.sharepoint import SharePoint
-from automation.graph.users import Users
+from automation.graph.client import RetryPolicy, Transport
+from automation.graph.tracker_list import COLUMN_SELECT
 from automation.jobs.provision import TRIAGE_BUCKET, column_drift
 from automation.mailrender import MailRenderer
 from automation.settings import Settings
@@ -174,18 +171,12 @@ class Doctor:
 
     # -- plumbing --------------------------------------------------------------------------
     def _connect(self, tokens: TokenProvider) -> None:
-        self.client = GraphClient(
-            base_url=self.settings.graph_url,
-            tokens=tokens,
-            transport=self._transport,
-            verify=self.settings.verify,
-            timeout=self.settings.timeout,
-            retry=RETRY,
-        )
-        self.sharepoint = SharePoint(self.client)
-        self.drive = Drive(self.client)
-        self.planner = Planner(self.client)
-        self.users = Users(self.client)
+        app = build_app(self.settings, transport=self._transport, tokens=tokens, retry=RETRY)
+        self.client = app.client
+        self.sharepoint = app.sharepoint
+        self.drive = app.drive
+        self.planner = app.planner
+        self.users = app.users
 
     @staticmethod
     def _guarded(name: str, hint: str, check: Callable[[], CheckResult]) -> CheckResult:
@@ -297,7 +288,9 @@ class Doctor:
         found = self.sharepoint.get_list(self._site_id, name)
         if found is None:
             return _fail("tracker list", f"list '{name}' not found on the site", PROVISION_HINT)
-        columns = self.sharepoint.list_columns(self._site_id, str(found["id"]))
+        columns = self.sharepoint.list_columns(
+            self._site_id, str(found["id"]), select=COLUMN_SELECT
+        )
         missing, problems = column_drift(columns)
         drift = [f"column {column['name']} missing" for column in missing] + problems
         if drift:

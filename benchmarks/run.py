@@ -45,7 +45,7 @@ from xml.sax.saxutils import escape
 import psutil
 import requests
 
-from automation.app import App
+from automation.app import App, build_app, token_provider
 from automation.commands import run_pass
 from automation.domain.deadlines import DeadlineRule, response_deadline
 from automation.drafts import build_draft
@@ -58,11 +58,6 @@ from automation.graph.client import (
     GraphClient,
     StatsSnapshot,
 )
-from automation.graph.drive import Drive
-from automation.graph.mail import Mail
-from automation.graph.planner import Planner
-from automation.graph.sharepoint import SharePoint
-from automation.graph.users import Users
 from automation.jobs.intake import report_json
 from automation.jobs.provision import provision
 from automation.jobs.record import TrackerRecord
@@ -325,7 +320,7 @@ def warm_up(app: App) -> None:
     people = {settings.stage_assignee(stage) for stage in settings.stages}
     people.add(settings.people.response_owner)
     for upn in sorted(p for p in people if p):
-        app.user(upn)
+        app.users.get(upn)
 
 
 def filing_cost(
@@ -338,7 +333,7 @@ def filing_cost(
     """
     sandbox.reset()
     settings = bench_settings(sandbox, workdir / f"filing-{latency_ms}ms-{count}")
-    app = App(settings)
+    app = build_app(settings)
     try:
         provision(app)
         warm_up(app)
@@ -432,34 +427,15 @@ class SequentialGraphClient(GraphClient):
 
 
 def sequential_app(settings: Settings) -> App:
-    """An App whose client and adapters use :class:`SequentialGraphClient`."""
-    app = App(settings)
-    original = app.client
+    """An App built by the composition root around :class:`SequentialGraphClient`."""
+    tokens = token_provider(settings)
     client = SequentialGraphClient(
         base_url=settings.graph_url,
-        tokens=app.tokens,
+        tokens=tokens,
         verify=settings.verify,
         timeout=settings.timeout,
     )
-    app.client = client
-    app.sharepoint = SharePoint(client)
-    app.drive = Drive(client)
-    app.planner = Planner(client)
-    app.users = Users(client)
-    app.mail = Mail(client, settings.mailbox) if settings.mailbox else None
-    original.close()
-    stale = [name for name, value in vars(app).items() if _holds(value, original)]
-    if stale:
-        raise BenchmarkError(f"the baseline app still uses the batching client in {stale}")
-    return app
-
-
-def _holds(value: object, client: GraphClient) -> bool:
-    if value is client:
-        return True
-    return any(inner is client for inner in getattr(value, "__dict__", {}).values()) or any(
-        getattr(value, slot, None) is client for slot in getattr(type(value), "__slots__", ())
-    )
+    return build_app(settings, tokens=tokens, client=client)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -491,7 +467,7 @@ def backfill_time(
     kind = "sequential" if sequential else "ours"
     state = workdir / f"backfill-{kind}-{latency_ms}ms-{count}"
     settings = bench_settings(sandbox, state, **({"concurrency": 1} if sequential else {}))
-    app = sequential_app(settings) if sequential else App(settings)
+    app = sequential_app(settings) if sequential else build_app(settings)
     try:
         provision(app)
         # Users too: concurrent workers with a cold user cache may each look one up.

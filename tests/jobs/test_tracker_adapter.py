@@ -1,0 +1,124 @@
+"""The tracker adapter: hidden columns selected on every read, display-form links, batching."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from automation.graph.client import (
+    GraphClient,
+    GraphResponse,
+    MockTransport,
+    RetryPolicy,
+    SentRequest,
+)
+from automation.graph.drive import Drive
+from automation.graph.planner import Planner
+from automation.graph.sharepoint import SharePoint
+from automation.graph.tracker_list import COLUMNS, TrackerList, record_from_item
+from automation.graph.workspace import Ids, Workspace
+from automation.localstate import LocalState
+from automation.settings import Settings
+
+BASE = "https://graph.test/v1.0"
+LIST_URL = "https://contoso.sharepoint.com/sites/OPCC/Lists/Tracker"
+HIDDEN = [c["name"] for c in COLUMNS if c.get("hidden")]
+
+
+class Tokens:
+    def token(self) -> str:
+        return "t"
+
+    def invalidate(self) -> None:
+        pass
+
+
+def _answer(status: int, body: Any) -> GraphResponse:
+    return GraphResponse(status=status, headers={}, body=json.dumps(body).encode(), url="")
+
+
+def _tracker(tmp_path: Path, handler: Any) -> tuple[TrackerList, MockTransport]:
+    transport = MockTransport(handler)
+    client = GraphClient(
+        base_url=BASE,
+        tokens=Tokens(),
+        transport=transport,
+        retry=RetryPolicy(max_attempts=1),
+        sleep=lambda _: None,
+        rng=random.Random(0),
+    )
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        tenant_id="t",
+        client_id="c",
+        client_secret="s",
+        state_dir=tmp_path,
+    )
+    sharepoint = SharePoint(client)
+    workspace = Workspace(
+        client,
+        settings,
+        LocalState(tmp_path),
+        sharepoint=sharepoint,
+        drive=Drive(client),
+        planner=Planner(client),
+    )
+    workspace.ids = Ids(site_id="s", list_id="l", list_url=LIST_URL, drive_id="d", plan_id="p")
+    return TrackerList(client, workspace, sharepoint), transport
+
+
+def _selected(url: str) -> list[str]:
+    expand = parse_qs(urlsplit(url).query)["$expand"][0]
+    assert expand.startswith("fields($select=")
+    return expand.removeprefix("fields($select=").removesuffix(")").split(",")
+
+
+def test_every_item_read_names_the_hidden_columns(tmp_path: Path) -> None:
+    item = {"id": "7", "webUrl": f"{LIST_URL}/7_.000", "fields": {"PublicationKey": "k"}}
+
+    def handler(sent: SentRequest) -> GraphResponse:
+        if sent.url.endswith("/$batch"):
+            requests = sent.json()["requests"]
+            return _answer(
+                200,
+                {
+                    "responses": [
+                        {"id": r["id"], "status": 200, "body": {"value": [item], **item}}
+                        for r in requests
+                    ]
+                },
+            )
+        return _answer(200, {"value": [item], "@odata.deltaLink": f"{BASE}/delta?token=x"})
+
+    tracker, transport = _tracker(tmp_path, handler)
+    tracker.all()
+    tracker.lookup_by_keys(["k"])
+    tracker.get_many(["7"])
+    tracker.changes(None)
+    urls = [transport.calls[0].url, transport.calls[3].url]
+    urls += [f"{BASE}{r['url']}" for c in transport.calls[1:3] for r in c.json()["requests"]]
+    assert len(urls) == 4
+    for url in urls:
+        selected = _selected(unquote(url))
+        assert set(HIDDEN) <= set(selected), url
+        assert {"Title", "PublicationKey", "Modified"} <= set(selected)
+
+
+def test_the_tracker_link_is_the_display_form_not_the_item_web_url() -> None:
+    item = {"id": "12", "webUrl": f"{LIST_URL}/12_.000", "fields": {}}
+    assert record_from_item(item, list_url=LIST_URL).web_url == f"{LIST_URL}/DispForm.aspx?ID=12"
+    # Without the list URL, the list is the parent of the item's own URL.
+    assert record_from_item(item).web_url == f"{LIST_URL}/DispForm.aspx?ID=12"
+
+
+def test_a_delta_link_for_another_host_is_not_used(tmp_path: Path) -> None:
+    def handler(sent: SentRequest) -> GraphResponse:
+        return _answer(200, {"value": [], "@odata.deltaLink": f"{BASE}/delta?token=new"})
+
+    tracker, transport = _tracker(tmp_path, handler)
+    _, link = tracker.changes("https://old-host.test/v1.0/sites/s/lists/l/items/delta?token=a")
+    assert link.endswith("token=new")
+    assert urlsplit(transport.calls[0].url).netloc == "graph.test"
