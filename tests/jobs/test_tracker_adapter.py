@@ -2,72 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from automation.graph.client import (
-    GraphClient,
-    GraphResponse,
-    MockTransport,
-    RetryPolicy,
-    SentRequest,
-)
-from automation.graph.drive import Drive
-from automation.graph.planner import Planner
-from automation.graph.sharepoint import SharePoint
+from automation.graph.client import GraphResponse, SentRequest
 from automation.graph.tracker_list import COLUMNS, TrackerList, record_from_item
-from automation.graph.workspace import Ids, Workspace
-from automation.localstate import LocalState
-from automation.settings import Settings
+from automation.graph.workspace import Ids
+from tests.jobs.mock_graph import BASE, adapters, answer, settings
 
-BASE = "https://graph.test/v1.0"
 LIST_URL = "https://contoso.sharepoint.com/sites/OPCC/Lists/Tracker"
 HIDDEN = [c["name"] for c in COLUMNS if c.get("hidden")]
 
 
-class Tokens:
-    def token(self) -> str:
-        return "t"
-
-    def invalidate(self) -> None:
-        pass
-
-
-def _answer(status: int, body: Any) -> GraphResponse:
-    return GraphResponse(status=status, headers={}, body=json.dumps(body).encode(), url="")
-
-
-def _tracker(tmp_path: Path, handler: Any) -> tuple[TrackerList, MockTransport]:
-    transport = MockTransport(handler)
-    client = GraphClient(
-        base_url=BASE,
-        tokens=Tokens(),
-        transport=transport,
-        retry=RetryPolicy(max_attempts=1),
-        sleep=lambda _: None,
-        rng=random.Random(0),
-    )
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        tenant_id="t",
-        client_id="c",
-        client_secret="s",
-        state_dir=tmp_path,
-    )
-    sharepoint = SharePoint(client)
-    workspace = Workspace(
-        client,
-        settings,
-        LocalState(tmp_path),
-        sharepoint=sharepoint,
-        drive=Drive(client),
-        planner=Planner(client),
-    )
+def _tracker(tmp_path: Path, handler: Any) -> tuple[TrackerList, Any]:
+    workspace, tracker, transport = adapters(settings(tmp_path), handler)
     workspace.ids = Ids(site_id="s", list_id="l", list_url=LIST_URL, drive_id="d", plan_id="p")
-    return TrackerList(client, workspace, sharepoint), transport
+    return tracker, transport
 
 
 def _selected(url: str) -> list[str]:
@@ -82,7 +33,7 @@ def test_every_item_read_names_the_hidden_columns(tmp_path: Path) -> None:
     def handler(sent: SentRequest) -> GraphResponse:
         if sent.url.endswith("/$batch"):
             requests = sent.json()["requests"]
-            return _answer(
+            return answer(
                 200,
                 {
                     "responses": [
@@ -91,7 +42,7 @@ def test_every_item_read_names_the_hidden_columns(tmp_path: Path) -> None:
                     ]
                 },
             )
-        return _answer(200, {"value": [item], "@odata.deltaLink": f"{BASE}/delta?token=x"})
+        return answer(200, {"value": [item], "@odata.deltaLink": f"{BASE}/delta?token=x"})
 
     tracker, transport = _tracker(tmp_path, handler)
     tracker.all()
@@ -116,7 +67,7 @@ def test_the_tracker_link_is_the_display_form_not_the_item_web_url() -> None:
 
 def test_a_delta_link_for_another_host_is_not_used(tmp_path: Path) -> None:
     def handler(sent: SentRequest) -> GraphResponse:
-        return _answer(200, {"value": [], "@odata.deltaLink": f"{BASE}/delta?token=new"})
+        return answer(200, {"value": [], "@odata.deltaLink": f"{BASE}/delta?token=new"})
 
     tracker, transport = _tracker(tmp_path, handler)
     _, link = tracker.changes("https://old-host.test/v1.0/sites/s/lists/l/items/delta?token=a")
