@@ -32,11 +32,3 @@ class RunReport:
         with self._lock:
             self.failures.append(f"{key}: {text}")
         log.error("%s: %s", key, text, extra={"publication": key})
-
-    def merge(self, other: RunReport) -> None:
-        """Add another report's lines."""
-        with self._lock:
-            self.actions.extend(other.actions)
-            self.failures.extend(other.failures)
-            self.filed.extend(other.filed)
-            self.sent.extend(other.sent)
