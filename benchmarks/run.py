@@ -46,7 +46,7 @@ import psutil
 import requests
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.cli.sandbox_config import config_text
 from automation.domain.deadlines import DeadlineRule, response_deadline
 from automation.drafts import build_draft
 from automation.errors import GraphError, GraphHTTPError
@@ -65,9 +65,9 @@ from automation.graph.sharepoint import SharePoint
 from automation.graph.users import Users
 from automation.jobs.intake import report_json
 from automation.jobs.report import RunReport
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from automation.settings import Settings, load_settings
 from automation.tracker import TrackerRecord
 

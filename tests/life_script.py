@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from automation.app import App
-from automation.commands import run_pass
 from automation.graph.client import RetryPolicy
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email

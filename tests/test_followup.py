@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email

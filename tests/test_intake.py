@@ -12,7 +12,7 @@ import docx
 import pytest
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.server import Sandbox
 from automation.tracker import TrackerRecord

@@ -9,7 +9,7 @@ from pathlib import Path
 import docx
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.routes.sites import expire_delta_tokens

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email

@@ -15,9 +15,9 @@ import pytest
 
 from automation.app import App
 from automation.cli import main
+from automation.cli.sandbox_config import config_text
 from automation.provision import provision
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import graph_writes, make_settings

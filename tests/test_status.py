@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.cli.status import FIELDS, build_rows, run_status
 from automation.errors import SettingsError
+from automation.passes import run_pass
 from automation.provision import provision
 from automation.sandbox.server import Sandbox
 from automation.settings import DEFAULT_STAGES, Settings
-from automation.status import FIELDS, build_rows, run_status
 from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import make_settings

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from automation.app import App
+from automation.cli.sandbox_config import config_text
 from automation.provision import provision
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from automation.tracker import TrackerRecord
 from tests import feeds
 from tests.service_env import make_settings
