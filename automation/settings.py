@@ -28,10 +28,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from automation.domain.publications import HMICFRS_HOSTS
 from automation.errors import SettingsError
 
 DEFAULT_FEED = "https://hmicfrs.justiceinspectorates.gov.uk/feed/"
-DEFAULT_REPORT_HOSTS = ("hmicfrs.justiceinspectorates.gov.uk", "www.justiceinspectorates.gov.uk")
 ENV_PREFIX = "AUTOMATION_"
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -211,7 +211,7 @@ class Settings(BaseSettings):
     feed_urls: list[str] = Field(default_factory=lambda: [DEFAULT_FEED])
     feed_max_bytes: int = Field(default=5_000_000, ge=1000)
     fetch_report_pages: bool = True
-    report_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_REPORT_HOSTS))
+    report_hosts: list[str] = Field(default_factory=lambda: list(HMICFRS_HOSTS))
 
     deadline_rule: Literal["statutory", "publication_plus_56"] = "statutory"
     force_name: str = Field(default="Norfolk Constabulary", min_length=1)
