@@ -16,6 +16,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check automation tests benchmarks
 	$(BIN)/ruff format --check automation tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -34,6 +34,8 @@ from docx.oxml import parse_xml
 from docxtpl import DocxTemplate
 from jinja2 import meta
 
+from automation.domain.calendar import long_date
+from automation.domain.text import ELLIPSIS
 from automation.errors import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -78,21 +80,6 @@ KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
     }
 )
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
 # XML 1.0 forbids C0 controls other than tab/newline/CR, lone surrogates, U+FFFE and U+FFFF;
 # C1 controls are legal but invisible trouble. Bidi embeddings, overrides and isolates can
 # make text display differently from what it says ("Trojan source"), so they go too.
@@ -135,9 +122,8 @@ class NumberedItem:
     text: str
 
 
-def format_long_date(d: date) -> str:
-    """Format a date as "20 July 2023" (no leading zero, independent of locale and platform)."""
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+format_long_date = long_date
+"""``20 July 2023`` (the name the jobs import; the rule lives in `automation.domain.calendar`)."""
 
 
 def sanitise_text(value: str, *, field: str) -> str:
@@ -414,5 +400,5 @@ def draft_filename(title: str, published_on: date) -> str:
         space = cut.rfind(" ")
         if space > room // 2:
             cut = cut[:space]
-        text = cut.rstrip(" .-,;") + "…"
+        text = cut.rstrip(" .-,;") + ELLIPSIS
     return f"{prefix}{text}.docx"

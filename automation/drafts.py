@@ -17,8 +17,8 @@ import docx
 
 from automation.documents import DraftContext, draft_filename, render_draft
 from automation.domain.deadlines import DeadlineRule, deadline_rule_label
+from automation.domain.record import TrackerRecord
 from automation.errors import ItemError
-from automation.jobs.record import TrackerRecord
 from automation.settings import Settings
 
 TEMPLATE_NAME = "section55_response.docx"

@@ -16,25 +16,24 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
-from zoneinfo import ZoneInfo
 
 import defusedxml
 import defusedxml.ElementTree
 import feedparser
 import requests
 
+from automation.domain.calendar import london_date
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
 from automation.domain.publications import Publication, clean_text, normalise_key, strip_markup
 from automation.errors import FeedError
+from automation.webfetch import BodyTooLarge, WebFetchError, bounded_get, read_bounded
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 DEFAULT_USER_AGENT = "opcc-s55-automation/0.1 (+https://github.com/; Section 55 tracker)"
 TITLE_MAX = 1000
 SUMMARY_MAX = 4000
 CATEGORY_MAX = 200
-_CHUNK = 16 * 1024
 _ACCEPT = (
     "application/rss+xml, application/atom+xml;q=0.9, application/xml;q=0.8, "
     "text/xml;q=0.8, */*;q=0.1"
@@ -98,9 +97,7 @@ def fetch_feed(
     if cache is not None and cache.last_modified:
         headers["If-Modified-Since"] = cache.last_modified
     try:
-        with session.get(
-            url, headers=headers, timeout=timeout, verify=verify, stream=True
-        ) as response:
+        with bounded_get(session, url, headers=headers, timeout=timeout, verify=verify) as response:
             if response.status_code == 304:
                 logger.info("feed %s not modified", url)
                 return FeedResult(
@@ -118,17 +115,11 @@ def fetch_feed(
                 etag=response.headers.get("ETag", ""),
                 last_modified=response.headers.get("Last-Modified", ""),
             )
-            body = _read_bounded(response, url, max_bytes)
-    except requests.Timeout as exc:
-        raise FeedError(url, _timed_out(timeout)) from exc
-    except requests.exceptions.ContentDecodingError as exc:
-        raise FeedError(url, "could not decode the compressed body") from exc
-    except requests.ConnectionError as exc:
-        if "timed out" in str(exc).lower():  # a read timeout while streaming the body
-            raise FeedError(url, _timed_out(timeout)) from exc
-        raise FeedError(url, f"could not connect ({_cause(exc)})") from exc
-    except requests.RequestException as exc:
-        raise FeedError(url, f"request failed: {type(exc).__name__}") from exc
+            body = read_bounded(response, max_bytes)
+    except BodyTooLarge as exc:
+        raise FeedError(url, f"body {exc}") from exc
+    except WebFetchError as exc:
+        raise FeedError(url, str(exc)) from exc
 
     if content_type.split(";")[0].strip().lower() == "text/html" and not _looks_like_feed(body):
         raise FeedError(url, "got an HTML page (Content-Type text/html), not an RSS or Atom feed")
@@ -141,32 +132,6 @@ def fetch_feed(
         not_modified=False,
         cache=new_cache,
     )
-
-
-def _cause(exc: BaseException) -> str:
-    """A short description of a transport error, without the URL's query or any body."""
-    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-    reason = getattr(inner, "reason", None)
-    return type(reason).__name__ if isinstance(reason, BaseException) else type(inner).__name__
-
-
-def _timed_out(timeout: tuple[float, float]) -> str:
-    return f"timed out (connect timeout {timeout[0]} s, read timeout {timeout[1]} s)"
-
-
-def _read_bounded(response: requests.Response, url: str, max_bytes: int) -> bytes:
-    """The (decoded) body, refusing more than ``max_bytes`` even when it arrives compressed."""
-    declared = response.headers.get("Content-Length", "")
-    encoded = response.headers.get("Content-Encoding", "identity").lower() not in {"", "identity"}
-    if declared.isdigit() and not encoded and int(declared) > max_bytes:
-        raise FeedError(url, f"body over {max_bytes} bytes (Content-Length {declared})")
-    buffer = bytearray()
-    # iter_content yields decompressed bytes, so a small gzip bomb is caught as it inflates.
-    for chunk in response.iter_content(chunk_size=_CHUNK):
-        buffer += chunk
-        if len(buffer) > max_bytes:
-            raise FeedError(url, f"body over {max_bytes} bytes")
-    return bytes(buffer)
 
 
 def _looks_like_feed(body: bytes) -> bool:
@@ -349,8 +314,7 @@ def _london_date(entry: Mapping[str, Any]) -> date | None:
         if not isinstance(parsed, time.struct_time):
             continue
         try:
-            moment = datetime(*parsed[:6], tzinfo=UTC)
-            return moment.astimezone(LONDON).date()
+            return london_date(datetime(*parsed[:6], tzinfo=UTC))
         except (ValueError, OverflowError):
             continue
     return None

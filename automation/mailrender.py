@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from automation.domain.text import one_line
 from automation.errors import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,7 @@ def href(url: object) -> str:
 
 def clean_subject(text: str) -> str:
     """One line of plain text: control characters dropped, whitespace collapsed, capped."""
-    line = " ".join(_SUBJECT_UNSAFE.sub(" ", text).split())
-    if len(line) > SUBJECT_MAX:
-        line = line[: SUBJECT_MAX - 1].rstrip() + "…"
-    return line
+    return one_line(_SUBJECT_UNSAFE.sub(" ", text), SUBJECT_MAX)
 
 
 class MailRenderer:

@@ -19,16 +19,17 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
-from automation.domain.publications import Publication, clean_text
+from automation.domain.publications import HMICFRS_HOSTS, Publication, clean_text
+from automation.webfetch import BodyTooLarge, WebFetchError, bounded_get, read_bounded
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REPORT_HOSTS = ("hmicfrs.justiceinspectorates.gov.uk", "www.justiceinspectorates.gov.uk")
+DEFAULT_REPORT_HOSTS = HMICFRS_HOSTS
+"""The hosts report pages are read from unless settings say otherwise (`Settings.report_hosts`)."""
 MAX_DATE_DRIFT_DAYS = 7
 """A page date further than this from the feed date is a re-stamp, not the publication date."""
 ITEM_MAX = 4000
 _MAX_REDIRECTS = 3
-_CHUNK = 16 * 1024
 
 _MONTHS = {
     name: number
@@ -540,11 +541,11 @@ def _fetch_page(
         refusal = _allowed(url, allowed_hosts)
         if refusal:
             raise _Skip(refusal)
-        with session.get(
+        with bounded_get(
+            session,
             url,
             timeout=timeout,
             verify=verify,
-            stream=True,
             allow_redirects=False,
             headers={"Accept": "text/html,application/xhtml+xml;q=0.9"},
         ) as response:
@@ -556,13 +557,12 @@ def _fetch_page(
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if content_type not in {"text/html", "application/xhtml+xml"}:
                 raise _PageError(f"not an HTML page (Content-Type {content_type or 'none'})")
-            body = bytearray()
-            for chunk in response.iter_content(chunk_size=_CHUNK):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise _PageError(f"page over {max_bytes} bytes")
+            try:
+                body = read_bounded(response, max_bytes)
+            except BodyTooLarge as exc:
+                raise _PageError(f"page {exc}") from exc
             charset = _charset(response.headers.get("Content-Type", ""))
-            return bytes(body).decode(charset, errors="replace"), url
+            return body.decode(charset, errors="replace"), url
     raise _PageError(f"more than {_MAX_REDIRECTS} redirects")
 
 
@@ -582,8 +582,6 @@ def _charset(content_type: str) -> str:
 
 def _brief(exc: BaseException) -> str:
     """A short reason without response bodies."""
-    if isinstance(exc, _PageError):
+    if isinstance(exc, (_PageError, WebFetchError)):
         return str(exc)
-    if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
-        return "timed out"
     return type(exc).__name__

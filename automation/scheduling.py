@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from automation.app import App, build_app
-from automation.commands import EXIT_ITEM_FAILURES, EXIT_OK, london_today, run_pass
+from automation.domain.calendar import london_now, london_today
+from automation.exitcodes import ExitCode
 from automation.jobs import reminders as reminder_job
 from automation.jobs.report import RunReport
+from automation.passes import run_pass
 from automation.service import JobSpec, Service
 from automation.settings import Settings
 
 log = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 
 
 def build_jobs(settings: Settings, app: App) -> list[JobSpec]:
@@ -33,18 +33,18 @@ def build_jobs(settings: Settings, app: App) -> list[JobSpec]:
         reminder_job.run(app, report, today=today)
         if not report.failures:
             app.state.set("reminders_day", today.isoformat())
-        return EXIT_ITEM_FAILURES if report.failures else EXIT_OK
+        return ExitCode.ITEM_FAILURES if report.failures else ExitCode.OK
 
     def cycle() -> int:
         report = run_pass(app, today=london_today(), reminders=False)
         for line in report.failures:
             log.error("item failure: %s", line)
         # Started after today's reminder time (or down at that time): catch up once.
-        now = dt.datetime.now(LONDON)
+        now = london_now()
         due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if now >= due and app.state.get("reminders_day") != now.date().isoformat():
             reminders()
-        return EXIT_ITEM_FAILURES if report.failures else EXIT_OK
+        return ExitCode.ITEM_FAILURES if report.failures else ExitCode.OK
 
     return [
         JobSpec(name="intake+follow-up", func=cycle, interval=interval),

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -33,11 +32,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from automation.domain.calendar import LONDON, london_now
+from automation.exitcodes import ExitCode
 from automation.logsetup import redact
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 DAILY_MAX_AGE = timedelta(days=2)
 _ERROR_CHARS = 300
 # Interval jobs due at the same moment are staggered by this much so the job store hands
@@ -238,7 +238,7 @@ class Service:
         try:
             if self._stopping():
                 logger.info("service stopped before it started")
-                return 0
+                return ExitCode.OK
             scheduler = self._scheduler = self._build_scheduler()
             self._start_healthz()
             watcher = threading.Thread(
@@ -249,7 +249,7 @@ class Service:
             scheduler.start()  # blocks until the watcher has shut the scheduler down
             watcher.join()
             logger.info("service stopped")
-            return 0
+            return ExitCode.OK
         finally:
             self._finished.set()
             self._stop_healthz()
@@ -279,7 +279,7 @@ class Service:
             },
         )
         scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
-        first = datetime.now(LONDON)
+        first = london_now()
         position = 0
         for spec in self.jobs:
             if spec.interval is not None:

@@ -28,10 +28,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from automation.domain import stages
+from automation.domain.publications import HMICFRS_HOSTS
 from automation.errors import SettingsError
 
 DEFAULT_FEED = "https://hmicfrs.justiceinspectorates.gov.uk/feed/"
-DEFAULT_REPORT_HOSTS = ("hmicfrs.justiceinspectorates.gov.uk", "www.justiceinspectorates.gov.uk")
 ENV_PREFIX = "AUTOMATION_"
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -105,44 +106,24 @@ class StageSettings(_Section):
     assignee: str = ""  # a UPN, or "" for the response owner, or "pcc"/"manager"
     anchor: Literal["publication", "deadline"] = "deadline"
     offset_days: int = 0
-    role: Literal["chief_constable_comments", "draft", "approval", "publish", ""] = ""
+    role: stages.StageRole = ""
 
 
-DEFAULT_STAGES: tuple[StageSettings, ...] = (
-    StageSettings(
-        key="cc_comments",
-        title="Invite the Chief Constable's comments",
-        bucket="Chief Constable comments",
-        anchor="publication",
-        offset_days=7,
-        role="chief_constable_comments",
-    ),
-    StageSettings(
-        key="draft",
-        title="Draft the response",
-        bucket="Drafting",
-        anchor="deadline",
-        offset_days=-21,
-        role="draft",
-    ),
-    StageSettings(
-        key="approval",
-        title="PCC approval",
-        bucket="PCC approval",
-        assignee="pcc",
-        anchor="deadline",
-        offset_days=-10,
-        role="approval",
-    ),
-    StageSettings(
-        key="publish",
-        title="Publish on the website and submit to HMICFRS",
-        bucket="Publish and submit",
-        anchor="deadline",
-        offset_days=-1,
-        role="publish",
-    ),
+DEFAULT_STAGES: tuple[StageSettings, ...] = tuple(
+    StageSettings.model_validate(
+        {
+            "key": spec.key,
+            "title": spec.title,
+            "bucket": spec.bucket,
+            "assignee": spec.assignee,
+            "anchor": spec.anchor.value,
+            "offset_days": spec.offset_days,
+            "role": spec.role,
+        }
+    )
+    for spec in stages.DEFAULT_STAGES
 )
+"""The domain's default stages (`automation.domain.stages.DEFAULT_STAGES`) as settings."""
 
 
 class ReminderSettings(_Section):
@@ -211,7 +192,7 @@ class Settings(BaseSettings):
     feed_urls: list[str] = Field(default_factory=lambda: [DEFAULT_FEED])
     feed_max_bytes: int = Field(default=5_000_000, ge=1000)
     fetch_report_pages: bool = True
-    report_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_REPORT_HOSTS))
+    report_hosts: list[str] = Field(default_factory=lambda: list(HMICFRS_HOSTS))
 
     deadline_rule: Literal["statutory", "publication_plus_56"] = "statutory"
     force_name: str = Field(default="Norfolk Constabulary", min_length=1)

@@ -46,8 +46,9 @@ import psutil
 import requests
 
 from automation.app import App, build_app, token_provider
-from automation.commands import run_pass
+from automation.cli.sandbox_config import config_text
 from automation.domain.deadlines import DeadlineRule, response_deadline
+from automation.domain.record import TrackerRecord
 from automation.drafts import build_draft
 from automation.errors import GraphError, GraphHTTPError
 from automation.feed import parse_feed
@@ -60,10 +61,9 @@ from automation.graph.client import (
 )
 from automation.jobs.intake import report_json
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
+from automation.passes import run_pass
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from automation.settings import Settings, load_settings
 
 log = logging.getLogger("benchmarks")

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.domain.record import TrackerRecord
 from automation.graph.client import RetryPolicy
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
+from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from automation.app import App
+from automation.cli.sandbox_config import config_text
 from automation.graph.client import GraphResponse, RequestsTransport
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from automation.settings import Settings, load_settings
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

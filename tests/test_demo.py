@@ -17,8 +17,9 @@ from pathlib import Path
 import docx
 import pytest
 
-from automation import demo
-from automation.demo import run_demo
+from automation.cli import demo
+from automation.cli.demo import run_demo
+from automation.domain.text import one_line
 from automation.jobs.provision import TRIAGE_BUCKET
 from automation.sandbox.seed import user_email
 from automation.settings import DEFAULT_STAGES
@@ -241,8 +242,8 @@ def test_console_script(tmp_path: Path) -> None:
     ("text", "width", "expected"),
     [("short", 10, "short"), ("a  b\nc", 10, "a b c"), ("abcdefghijkl", 6, "abcde…")],
 )
-def test_shorten(text: str, width: int, expected: str) -> None:
-    assert demo.shorten(text, width) == expected
+def test_one_line_cells(text: str, width: int, expected: str) -> None:
+    assert one_line(text, width) == expected
 
 
 def test_render_table_aligns_columns() -> None:

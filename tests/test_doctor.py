@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from automation.app import App
-from automation.doctor import GRAPH_CHECKS, PROBE_NAME, PROBE_SUBJECT, run_doctor
+from automation.cli.doctor import GRAPH_CHECKS, PROBE_NAME, PROBE_SUBJECT, run_doctor
 from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered, deny_mailbox
 from automation.sandbox.seed import APP_ROLES

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.app import App
-from automation.commands import london_today
+from automation.domain.calendar import london_today
 from automation.domain.relevance import Decision
 from automation.graph.client import RetryPolicy
 from automation.graph.tracker_list import record_from_item

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import threading
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -20,6 +17,7 @@ from hypothesis import strategies as st
 import automation
 from automation.errors import FeedError
 from automation.feed import FeedCache, fetch_feed, parse_feed
+from tests.loopback import LoopbackServer, Route, serving
 
 FEED_URL = "https://hmicfrs.justiceinspectorates.gov.uk/feed/"
 SAMPLE_FEED = Path(automation.__file__).parent / "demo_data" / "sample_feed.xml"
@@ -354,64 +352,10 @@ def test_any_field_text_never_crashes(
 # --- fetching from a loopback server --------------------------------------------------------
 
 
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    content_length: bool = True
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.routes: dict[str, Route] = {}
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        self.stop = threading.Event()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Server
-
-    def do_GET(self) -> None:
-        self.server.seen.append((self.path, dict(self.headers)))
-        route = self.server.routes.get(self.path, Route(status=404, body=b"not found"))
-        if route.delay and self.server.stop.wait(route.delay):
-            return
-        try:
-            self.send_response(route.status)
-            for name, value in route.headers.items():
-                self.send_header(name, value)
-            if route.content_length:
-                self.send_header("Content-Length", str(len(route.body)))
-            self.end_headers()
-            self.wfile.write(route.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client stopped reading, as it should for an oversize body
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def server() -> Iterator[Server]:
-    srv = Server()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+def server() -> Iterator[LoopbackServer]:
+    with serving() as srv:
         yield srv
-    finally:
-        srv.stop.set()
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -425,7 +369,7 @@ XML = {"Content-Type": "application/rss+xml; charset=UTF-8"}
 
 
 def test_fetch_returns_publications_and_validators(
-    server: Server, session: requests.Session
+    server: LoopbackServer, session: requests.Session
 ) -> None:
     server.routes["/feed/"] = Route(
         body=SAMPLE_FEED.read_bytes(),
@@ -436,13 +380,13 @@ def test_fetch_returns_publications_and_validators(
     assert len(result.publications) == 7
     assert result.problems == ()
     assert result.cache == FeedCache(etag='"v1"', last_modified="Tue, 01 Aug 2023 08:00:00 GMT")
-    ((_, headers),) = server.seen
+    ((_, headers),) = server.requests
     assert "If-None-Match" not in headers
     assert headers["User-Agent"].startswith("opcc-s55-automation/")
 
 
 def test_304_sends_validators_and_keeps_the_cache(
-    server: Server, session: requests.Session
+    server: LoopbackServer, session: requests.Session
 ) -> None:
     server.routes["/feed/"] = Route(status=304, content_length=False)
     cache = FeedCache(etag='"v1"', last_modified="Tue, 01 Aug 2023 08:00:00 GMT")
@@ -450,7 +394,7 @@ def test_304_sends_validators_and_keeps_the_cache(
     assert result.not_modified
     assert result.publications == ()
     assert result.cache == cache
-    ((_, headers),) = server.seen
+    ((_, headers),) = server.requests
     assert headers["If-None-Match"] == '"v1"'
     assert headers["If-Modified-Since"] == "Tue, 01 Aug 2023 08:00:00 GMT"
 
@@ -475,7 +419,7 @@ def test_304_sends_validators_and_keeps_the_cache(
     ids=["500", "404", "empty", "html", "malformed", "xml-bomb", "external-entity"],
 )
 def test_fetch_failures_name_the_url_and_reason(
-    server: Server, session: requests.Session, route: Route, message: str
+    server: LoopbackServer, session: requests.Session, route: Route, message: str
 ) -> None:
     server.routes["/feed/"] = route
     url = server.url("/feed/")
@@ -486,26 +430,30 @@ def test_fetch_failures_name_the_url_and_reason(
     assert url in str(caught.value)
 
 
-def test_timeout(server: Server, session: requests.Session) -> None:
+def test_timeout(server: LoopbackServer, session: requests.Session) -> None:
     server.routes["/feed/"] = Route(body=rss(item()), headers=XML, delay=2.0)
     with pytest.raises(FeedError, match="timed out"):
         fetch_feed(session, server.url("/feed/"), cache=None, timeout=(1.0, 0.2), verify=False)
 
 
 def test_connection_refused(session: requests.Session) -> None:
-    with Server() as closed:
+    with LoopbackServer() as closed:
         url = closed.url("/feed/")
     with pytest.raises(FeedError, match="could not connect"):
         fetch_feed(session, url, cache=None, timeout=(1.0, 1.0), verify=False)
 
 
-def test_oversize_body_with_content_length(server: Server, session: requests.Session) -> None:
+def test_oversize_body_with_content_length(
+    server: LoopbackServer, session: requests.Session
+) -> None:
     server.routes["/feed/"] = Route(body=b" " * 20_000 + rss(item()), headers=XML)
     with pytest.raises(FeedError, match=r"body over 10000 bytes \(Content-Length"):
         fetch_feed(session, server.url("/feed/"), cache=None, max_bytes=10_000, verify=False)
 
 
-def test_oversize_body_without_content_length(server: Server, session: requests.Session) -> None:
+def test_oversize_body_without_content_length(
+    server: LoopbackServer, session: requests.Session
+) -> None:
     server.routes["/feed/"] = Route(
         body=rss(item(description="x" * 200_000)), headers=XML, content_length=False
     )
@@ -513,7 +461,9 @@ def test_oversize_body_without_content_length(server: Server, session: requests.
         fetch_feed(session, server.url("/feed/"), cache=None, max_bytes=100_000, verify=False)
 
 
-def test_gzip_bomb_is_stopped_while_inflating(server: Server, session: requests.Session) -> None:
+def test_gzip_bomb_is_stopped_while_inflating(
+    server: LoopbackServer, session: requests.Session
+) -> None:
     bomb = gzip.compress(rss(item(description="A" * 30_000_000)), compresslevel=9)
     assert len(bomb) < 100_000
     server.routes["/feed/"] = Route(body=bomb, headers={**XML, "Content-Encoding": "gzip"})
@@ -521,7 +471,7 @@ def test_gzip_bomb_is_stopped_while_inflating(server: Server, session: requests.
         fetch_feed(session, server.url("/feed/"), cache=None, max_bytes=1_000_000, verify=False)
 
 
-def test_gzip_feed_within_limits_is_read(server: Server, session: requests.Session) -> None:
+def test_gzip_feed_within_limits_is_read(server: LoopbackServer, session: requests.Session) -> None:
     body = gzip.compress(SAMPLE_FEED.read_bytes())
     server.routes["/feed/"] = Route(body=body, headers={**XML, "Content-Encoding": "gzip"})
     result = fetch_feed(session, server.url("/feed/"), cache=None, verify=False)
@@ -529,7 +479,7 @@ def test_gzip_feed_within_limits_is_read(server: Server, session: requests.Sessi
 
 
 def test_item_problems_come_back_with_the_good_items(
-    server: Server, session: requests.Session
+    server: LoopbackServer, session: requests.Session
 ) -> None:
     server.routes["/feed/"] = Route(
         body=rss(item(title="Good"), item(title="Undated", pub_date=None, link="https://e.org/u")),

@@ -35,17 +35,18 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 
 from automation import cli
 from automation.app import App
-from automation.commands import run_pass
 from automation.documents import check_template, render_draft
+from automation.domain.record import TrackerRecord
 from automation.drafts import build_draft
 from automation.errors import FeedError, SettingsError, TemplateError
+from automation.exitcodes import ExitCode
 from automation.feed import fetch_feed, parse_feed
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.intake import Intake
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
 from automation.mailrender import CIRCULATION_TEMPLATES, MailRenderer, sample_context
+from automation.passes import run_pass
 from automation.reports import DEFAULT_REPORT_HOSTS
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
@@ -696,7 +697,7 @@ def test_bad_settings_exit_2_with_one_line_per_problem(
         monkeypatch.setenv(name, value)
     config = tmp_path / "bad.toml"
     config.write_text(GOOD_TOP + top + tables, encoding="utf-8")
-    assert cli.main(["once", "--config", str(config)]) == cli.EXIT_CONFIG
+    assert cli.main(["once", "--config", str(config)]) == ExitCode.CONFIG
     out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == len(names), lines

@@ -12,10 +12,10 @@ import docx
 import pytest
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.domain.record import TrackerRecord
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
+from automation.passes import run_pass
 from automation.sandbox.server import Sandbox
 from tests import feeds
 from tests.service_env import SimulatedCrash, app_for, graph_writes, make_settings

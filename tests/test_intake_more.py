@@ -9,10 +9,10 @@ from pathlib import Path
 import docx
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.domain.record import TrackerRecord
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
+from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.routes.sites import expire_delta_tokens
 from automation.sandbox.seed import user_email

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from automation.app import App
-from automation.commands import run_pass
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
+from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox

@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import ssl
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,6 +17,7 @@ import trustme
 import automation
 from automation.domain import Publication, normalise_key
 from automation.reports import DEFAULT_REPORT_HOSTS, enrich, parse_report_page
+from tests.loopback import LoopbackServer, Route, serving
 
 SAMPLE_PAGE = Path(automation.__file__).parent / "demo_data" / "sample_report_page.html"
 SEED_URL = (
@@ -115,55 +114,12 @@ def test_impossible_date_is_ignored() -> None:
 # --- enrichment over https on loopback --------------------------------------------------------
 
 
-@dataclass
-class Page:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "text/html; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+HTML = "text/html; charset=utf-8"
 
 
-class PageServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__(("127.0.0.1", 0), PageHandler)
-        self.socket = context.wrap_socket(self.socket, server_side=True)
-        self.pages: dict[str, Page] = {}
-        self.seen: list[str] = []
-        self.stop = threading.Event()
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "https") -> str:
-        return f"{scheme}://{host}:{self.port}{path}"
-
-
-class PageHandler(BaseHTTPRequestHandler):
-    server: PageServer
-
-    def do_GET(self) -> None:
-        self.server.seen.append(self.path)
-        page = self.server.pages.get(self.path, Page(status=404, body=b"<p>Not found</p>"))
-        if page.delay and self.server.stop.wait(page.delay):
-            return
-        try:
-            self.send_response(page.status)
-            self.send_header("Content-Type", page.content_type)
-            self.send_header("Content-Length", str(len(page.body)))
-            for name, value in page.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(page.body)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            pass
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def Page(*, content_type: str = HTML, **fields: Any) -> Route:
+    """A route answering with an HTML page unless told otherwise."""
+    return Route(content_type=content_type, **fields)
 
 
 @pytest.fixture(scope="module")
@@ -178,17 +134,9 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
 
 
 @pytest.fixture
-def server(tls: tuple[ssl.SSLContext, str]) -> Iterator[PageServer]:
-    srv = PageServer(tls[0])
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+def server(tls: tuple[ssl.SSLContext, str]) -> Iterator[LoopbackServer]:
+    with serving(tls[0]) as srv:
         yield srv
-    finally:
-        srv.stop.set()
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -212,9 +160,9 @@ def feed_pub(link: str, **changes: object) -> Publication:
 
 
 def test_enrich_fills_what_the_feed_lacks(
-    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
 ) -> None:
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(server.url("/publications/seed/"), types=("Joint inspection",))
     enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
     assert server.seen == ["/publications/seed/"]
@@ -228,9 +176,9 @@ def test_enrich_fills_what_the_feed_lacks(
 
 
 def test_enrich_fills_types_and_forces_when_the_feed_had_none(
-    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
 ) -> None:
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(server.url("/publications/seed/"), types=(), forces=())
     enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
     assert enriched.types == ("Counter-terrorism and joint inspection",)
@@ -238,13 +186,13 @@ def test_enrich_fills_types_and_forces_when_the_feed_had_none(
 
 
 def test_restamped_page_date_does_not_start_a_new_clock(
-    server: PageServer,
+    server: LoopbackServer,
     session: requests.Session,
     tls: tuple[ssl.SSLContext, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     page = SAMPLE_PAGE.read_bytes().replace(b"20 July 2023", b"7 March 2023")
-    server.pages["/publications/old/"] = Page(body=page)
+    server.routes["/publications/old/"] = Page(body=page)
     pub = feed_pub(server.url("/publications/old/"), published_on=date(2018, 6, 12))
     with caplog.at_level(logging.WARNING, logger="automation.reports"):
         enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
@@ -255,9 +203,9 @@ def test_restamped_page_date_does_not_start_a_new_clock(
 
 
 def test_page_date_within_a_week_is_used(
-    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
 ) -> None:
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(server.url("/publications/seed/"), published_on=date(2023, 7, 19))
     enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
     assert enriched.published_on == date(2023, 7, 20)
@@ -279,14 +227,14 @@ def test_page_date_within_a_week_is_used(
     ids=["loopback-not-allowed", "other-host", "plain-http", "credentials", "foreign", "no-link"],
 )
 def test_links_outside_the_allowlist_are_not_fetched(
-    server: PageServer,
+    server: LoopbackServer,
     session: requests.Session,
     tls: tuple[ssl.SSLContext, str],
     caplog: pytest.LogCaptureFixture,
-    make_link: Callable[[PageServer], str],
+    make_link: Callable[[LoopbackServer], str],
     allowed: tuple[str, ...],
 ) -> None:
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(make_link(server))
     with caplog.at_level(logging.INFO, logger="automation.reports"):
         result = enrich(pub, session, allowed_hosts=allowed, verify=tls[1])
@@ -297,21 +245,21 @@ def test_links_outside_the_allowlist_are_not_fetched(
 
 
 def test_redirect_to_a_host_outside_the_allowlist_is_not_followed(
-    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
 ) -> None:
     elsewhere = server.url("/publications/seed/", host="localhost")
-    server.pages["/r/"] = Page(status=301, headers={"Location": elsewhere})
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    server.routes["/r/"] = Page(status=301, headers={"Location": elsewhere})
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(server.url("/r/"))
     assert enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1]) == pub
     assert server.seen == ["/r/"]
 
 
 def test_redirect_within_the_allowlist_is_followed(
-    server: PageServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
 ) -> None:
-    server.pages["/r/"] = Page(status=301, headers={"Location": "/publications/seed/"})
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+    server.routes["/r/"] = Page(status=301, headers={"Location": "/publications/seed/"})
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(server.url("/r/"))
     enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
     assert enriched.recommendation_count == 4
@@ -330,14 +278,14 @@ def test_redirect_within_the_allowlist_is_followed(
     ids=["404", "500", "pdf", "oversize", "timeout"],
 )
 def test_failures_degrade_to_the_feed_values(
-    server: PageServer,
+    server: LoopbackServer,
     session: requests.Session,
     tls: tuple[ssl.SSLContext, str],
     caplog: pytest.LogCaptureFixture,
-    page: Page,
+    page: Route,
     logged: str,
 ) -> None:
-    server.pages["/publications/seed/"] = page
+    server.routes["/publications/seed/"] = page
     pub = feed_pub(server.url("/publications/seed/"))
     with caplog.at_level(logging.INFO, logger="automation.reports"):
         result = enrich(
@@ -354,8 +302,8 @@ def test_failures_degrade_to_the_feed_values(
     assert logged in caplog.records[0].getMessage()
 
 
-def test_untrusted_certificate_degrades(server: PageServer, session: requests.Session) -> None:
-    server.pages["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
+def test_untrusted_certificate_degrades(server: LoopbackServer, session: requests.Session) -> None:
+    server.routes["/publications/seed/"] = Page(body=SAMPLE_PAGE.read_bytes())
     pub = feed_pub(server.url("/publications/seed/"))
     # verify=True with no CA for the loopback certificate: TLS fails, the feed values stand.
     assert enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=True) == pub

@@ -15,11 +15,11 @@ import pytest
 
 from automation.app import App
 from automation.cli import main
+from automation.cli.sandbox_config import config_text
+from automation.domain.record import TrackerRecord
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from tests import feeds
 from tests.service_env import graph_writes, make_settings
 

@@ -22,14 +22,15 @@ import pytest
 import automation
 from automation import cli, logsetup
 from automation.app import App
-from automation.commands import run_pass
-from automation.doctor import run_doctor
+from automation.cli.doctor import run_doctor
+from automation.domain.record import TrackerRecord
 from automation.errors import GraphHTTPError, SettingsError, UnauthorizedError
+from automation.exitcodes import ExitCode
 from automation.graph.client import GraphClient
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
+from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
@@ -172,7 +173,7 @@ def test_a_whole_life_leaks_no_secret(
         load_settings(bad)
     assert any("graph_url" in line for line in settings_error.value.problems)
     exceptions.append(exception_text(settings_error.value))
-    assert cli.main(["once", "--config", str(bad)]) == cli.EXIT_CONFIG
+    assert cli.main(["once", "--config", str(bad)]) == ExitCode.CONFIG
 
     # one token with the certificate credential (no client secret in these settings)
     cert_state = tmp_path / "cert-state"

@@ -21,7 +21,8 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from automation.service import LONDON, HealthState, JobSpec, Service, describe_error
+from automation.domain.calendar import LONDON
+from automation.service import HealthState, JobSpec, Service, describe_error
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pydantic import BaseModel
 
 from automation.cli import main
+from automation.domain import stages
 from automation.errors import SettingsError
-from automation.settings import Settings, load_settings
+from automation.settings import DEFAULT_STAGES, Settings, StageSettings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "automation.example.toml"
 
@@ -93,3 +95,20 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
 def test_exactly_one_credential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="exactly one credential"):
         load_settings(EXAMPLE)
+
+
+def test_default_stages_are_the_domain_stages() -> None:
+    # One stage list: settings' defaults are built from the domain's, field for field.
+    assert [
+        (s.key, s.title, s.bucket, s.assignee, s.anchor, s.offset_days, s.role)
+        for s in DEFAULT_STAGES
+    ] == [
+        (s.key, s.title, s.bucket, s.assignee, s.anchor.value, s.offset_days, s.role)
+        for s in stages.DEFAULT_STAGES
+    ]
+
+
+def test_stage_roles_are_the_domain_roles() -> None:
+    assert set(get_args(StageSettings.model_fields["role"].annotation)) == stages.STAGE_ROLES
+    with pytest.raises(ValueError, match="role"):
+        StageSettings(key="k", title="t", bucket="b", role="reviewer")  # type: ignore[arg-type]

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from automation.app import App
-from automation.commands import run_pass
+from automation.cli.status import FIELDS, build_rows, run_status
+from automation.domain.record import TrackerRecord
 from automation.errors import SettingsError
 from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
-from automation.jobs.record import TrackerRecord
+from automation.passes import run_pass
 from automation.sandbox.server import Sandbox
 from automation.settings import DEFAULT_STAGES, Settings
-from automation.status import FIELDS, build_rows, run_status
 from tests import feeds
 from tests.service_env import make_settings
 

@@ -9,10 +9,14 @@ from datetime import date
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from automation.domain.text import one_line
+
 HMICFRS_KEY_PREFIX = "hmicfrs:"
 MAX_KEY_LENGTH = 255
 
 _HMICFRS_HOST = "hmicfrs.justiceinspectorates.gov.uk"
+HMICFRS_HOSTS: tuple[str, ...] = (_HMICFRS_HOST, "www.justiceinspectorates.gov.uk")
+"""The hosts HMICFRS publishes report landing pages on."""
 _OLD_HOST = "justiceinspectorates.gov.uk"
 _OLD_PREFIX = "/hmicfrs"
 
@@ -41,7 +45,6 @@ _TRACKING_PARAMS = frozenset(
 _UNSAFE_CHARS = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
 )
-_ELLIPSIS = "\u2026"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,10 +92,7 @@ def clean_text(s: str, max_len: int) -> str:
     """
     if max_len < 1:
         raise ValueError("max_len must be at least 1")
-    text = " ".join(_UNSAFE_CHARS.sub("", s).split())
-    if len(text) <= max_len:
-        return text
-    return text[: max_len - 1].rstrip() + _ELLIPSIS
+    return one_line(_UNSAFE_CHARS.sub("", s), max_len)
 
 
 class _TextExtractor(HTMLParser):

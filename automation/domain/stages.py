@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Literal, get_args
 
 from automation.domain.deadlines import next_working_day, previous_working_day
 
-STAGE_ROLES = frozenset({"chief_constable_comments", "draft", "approval", "publish", ""})
+StageRole = Literal["chief_constable_comments", "draft", "approval", "publish", ""]
+"""What a stage means to the workflow ("" for a plain task); settings validate against it."""
+STAGE_ROLES: frozenset[str] = frozenset(get_args(StageRole))
 
 
 class Anchor(StrEnum):
@@ -27,7 +30,8 @@ class StageSpec:
         key: stable identifier of the stage (used in task bookkeeping).
         title: task title shown in Planner.
         bucket: Planner bucket name.
-        assignee: user principal name; "" means the configured response owner.
+        assignee: user principal name; "" means the configured response owner, "pcc" and
+            "manager" the people settings name.
         anchor: whether ``offset_days`` counts from publication or from the deadline.
         offset_days: days after (positive) or before (negative) the anchor.
         role: what the stage means to the workflow: "chief_constable_comments", "draft",
@@ -53,7 +57,7 @@ class StageSpec:
 
 DEFAULT_STAGES: tuple[StageSpec, ...] = (
     StageSpec(
-        key="chief_constable_comments",
+        key="cc_comments",
         title="Invite the Chief Constable's comments",
         bucket="Chief Constable comments",
         assignee="",
@@ -63,7 +67,7 @@ DEFAULT_STAGES: tuple[StageSpec, ...] = (
     ),
     StageSpec(
         key="draft",
-        title="Draft the Section 55 response",
+        title="Draft the response",
         bucket="Drafting",
         assignee="",
         anchor=Anchor.DEADLINE,
@@ -72,16 +76,16 @@ DEFAULT_STAGES: tuple[StageSpec, ...] = (
     ),
     StageSpec(
         key="approval",
-        title="PCC approval of the response",
+        title="PCC approval",
         bucket="PCC approval",
-        assignee="",
+        assignee="pcc",
         anchor=Anchor.DEADLINE,
         offset_days=-10,
         role="approval",
     ),
     StageSpec(
         key="publish",
-        title="Publish the response and submit it to HMICFRS",
+        title="Publish on the website and submit to HMICFRS",
         bucket="Publish and submit",
         assignee="",
         anchor=Anchor.DEADLINE,
@@ -89,6 +93,11 @@ DEFAULT_STAGES: tuple[StageSpec, ...] = (
         role="publish",
     ),
 )
+"""The stages the service plans when settings name none (`Settings.stages` is built from these).
+
+Keys and titles must not change: a task is found again after a crash by its title, and the
+tracker records tasks by key.
+"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

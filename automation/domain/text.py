@@ -14,3 +14,8 @@ def shorten(text: str, limit: int) -> str:
     if limit == 1:
         return ELLIPSIS
     return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (whitespace runs become one space), `shorten`-ed to ``limit``."""
+    return shorten(" ".join(text.split()), limit)

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from automation.domain.calendar import london_date, london_midnight_utc, utc_stamp
+from automation.domain.record import TrackerRecord, dump_json, setup_state, status_value
 from automation.domain.relevance import Decision
 from automation.domain.workflow import Status
 from automation.errors import ConflictError, GoneError, NotFoundError
@@ -28,7 +29,6 @@ from automation.graph.client import BatchResponse, GraphClient
 from automation.graph.ops import Op, run, run_all
 from automation.graph.sharepoint import NON_INDEXED_PREFER, SharePoint, odata_quote
 from automation.graph.workspace import Ids, Workspace
-from automation.jobs.record import TrackerRecord, dump_json, setup_state, status_value
 
 __all__ = [
     "COLUMNS",

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from automation.domain.calendar import london_date, long_date, utc_stamp
+from automation.domain.record import TrackerRecord
 from automation.domain.workflow import CIRCULATION_DONE, Status
 from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
 from automation.jobs.intake import Intake
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
-from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
 

@@ -34,6 +34,7 @@ from automation.domain.deadlines import (
     response_deadline,
 )
 from automation.domain.publications import Publication
+from automation.domain.record import TrackerRecord, dump_json
 from automation.domain.relevance import Decision, assess
 from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
 from automation.domain.text import shorten
@@ -52,7 +53,6 @@ from automation.graph.planner import (
 )
 from automation.jobs.lease import claim, lease_value
 from automation.jobs.ports import Services
-from automation.jobs.record import TrackerRecord, dump_json
 from automation.jobs.report import RunReport
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from automation.domain.calendar import UTC_STAMP_FORMAT
+from automation.domain.record import TrackerRecord
 from automation.errors import PreconditionFailedError
 from automation.jobs.ports import Services
-from automation.jobs.record import TrackerRecord
 
 log = logging.getLogger(__name__)
 

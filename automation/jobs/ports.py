@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
-from automation.jobs.record import TrackerRecord
+from automation.domain.record import TrackerRecord
 from automation.localstate import LocalState
 from automation.settings import Settings
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from automation.domain.calendar import london_date, long_date
+from automation.domain.record import TrackerRecord
 from automation.domain.reminders import (
     Digest,
     Reminder,
@@ -30,7 +31,6 @@ from automation.domain.workflow import REMINDERS_STOP, status_in
 from automation.errors import AutomationError
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
-from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
 

@@ -39,6 +39,16 @@ def test_default_stages_for_the_seed() -> None:
     assert [p.spec for p in planned] == list(DEFAULT_STAGES)
 
 
+def test_default_stage_keys_and_titles_are_the_production_ones() -> None:
+    # Tasks are found again after a crash by title and recorded by key: these must not drift.
+    assert [(s.key, s.title, s.bucket) for s in DEFAULT_STAGES] == [
+        ("cc_comments", "Invite the Chief Constable's comments", "Chief Constable comments"),
+        ("draft", "Draft the response", "Drafting"),
+        ("approval", "PCC approval", "PCC approval"),
+        ("publish", "Publish on the website and submit to HMICFRS", "Publish and submit"),
+    ]
+
+
 def test_default_stage_roles_and_owner_placeholder() -> None:
     assert [s.role for s in DEFAULT_STAGES] == [
         "chief_constable_comments",
@@ -46,7 +56,8 @@ def test_default_stage_roles_and_owner_placeholder() -> None:
         "approval",
         "publish",
     ]
-    assert all(s.assignee == "" for s in DEFAULT_STAGES)
+    # "" is the response owner; the approval goes to the PCC named in settings.
+    assert [s.assignee for s in DEFAULT_STAGES] == ["", "", "pcc", ""]
     assert [(s.anchor, s.offset_days) for s in DEFAULT_STAGES] == [
         (Anchor.PUBLICATION, 7),
         (Anchor.DEADLINE, -21),

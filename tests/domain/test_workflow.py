@@ -50,3 +50,12 @@ def test_open_until_published() -> None:
 
 def test_unknown_status_counts_as_open() -> None:
     assert is_open("On hold")
+
+
+def test_status_is_what_provision_creates() -> None:
+    # The tracker's Status column is provisioned from this list; the domain must be its source.
+    # (Imported here, not at the top: the domain tests otherwise need nothing but the domain.)
+    from automation.graph.tracker_list import COLUMNS
+
+    [column] = [c for c in COLUMNS if c["name"] == "Status"]
+    assert column["choice"]["choices"] == [s.value for s in Status]

@@ -14,14 +14,16 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from automation.app import App
+from automation.domain.calendar import london_date
 from automation.domain.deadlines import PERIOD_DAYS, day_of_period
-from automation.domain.workflow import Status, is_open
+from automation.domain.record import TrackerRecord
+from automation.domain.text import one_line
+from automation.domain.workflow import DEADLINE_MET, is_open, status_in
 from automation.errors import SettingsError
+from automation.exitcodes import ExitCode
 from automation.graph.tracker_list import record_from_item
-from automation.jobs.record import TrackerRecord
 from automation.settings import Settings, StageSettings
 
 __all__ = [
@@ -33,11 +35,8 @@ __all__ = [
     "run_status",
 ]
 
-LONDON = ZoneInfo("Europe/London")
 TITLE_WIDTH = 60
 DEADLINE_MARK = "DEADLINE"
-# The deadline is met once the response has gone out for publication.
-_DEADLINE_MET = frozenset({Status.CIRCULATED.value, Status.PUBLISHED.value})
 FIELDS = (
     "marker",
     "title",
@@ -123,18 +122,6 @@ class StatusRow:
         }
 
 
-def _london_date(stamp: Any) -> dt.date | None:
-    if not stamp:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(LONDON).date()
-
-
 def _overdue_stages(
     record: TrackerRecord,
     tasks: Mapping[str, Mapping[str, Any]],
@@ -147,7 +134,7 @@ def _overdue_stages(
         task = tasks.get(str(entry.get("id"))) if isinstance(entry, dict) else None
         if task is None:
             continue
-        due = _london_date(task.get("dueDateTime"))
+        due = london_date(task.get("dueDateTime"))
         done = int(task.get("percentComplete") or 0) >= 100
         if due is not None and due < as_of and not done:
             late.append(stage.key)
@@ -179,7 +166,7 @@ def build_rows(
         if (
             record.deadline is not None
             and as_of > record.deadline
-            and record.status not in _DEADLINE_MET
+            and not status_in(record.status, DEADLINE_MET)
         ):
             overdue.append(DEADLINE_MARK)
         overdue.extend(_overdue_stages(record, tasks, stages, as_of))
@@ -220,15 +207,11 @@ def open_responses(app: App, *, as_of: dt.date) -> list[StatusRow]:
     return build_rows(records, tasks, app.settings.stages, as_of=as_of)
 
 
-def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
-
-
 def _table(rows: Sequence[StatusRow]) -> str:
     cells = []
     for row in rows:
         text = row.as_text()
-        text["title"] = _truncate(" ".join(text["title"].split()), TITLE_WIDTH)
+        text["title"] = one_line(text["title"], TITLE_WIDTH)
         if row.day is not None:
             text["day"] = f"{row.day} of {PERIOD_DAYS}"
         cells.append([text[key] for _, key in _TABLE])
@@ -274,4 +257,4 @@ def run_status(settings: Settings, *, as_of: dt.date, fmt: str) -> int:
     rows = open_responses(App(settings), as_of=as_of)
     sys.stdout.write(render(rows, fmt))
     sys.stdout.flush()
-    return 0
+    return ExitCode.OK

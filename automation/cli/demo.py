@@ -33,28 +33,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from automation import logsetup
-from automation.app import App
-from automation.commands import run_pass
+from automation.app import App, build_app
+from automation.cli.sandbox_config import write_config
+from automation.domain.calendar import london_date, long_date
+from automation.domain.record import TrackerRecord
+from automation.domain.text import one_line
 from automation.errors import AutomationError
+from automation.exitcodes import ExitCode
 from automation.graph.sharepoint import from_sp_date
 from automation.graph.tracker_list import COLUMNS, record_from_item
 from automation.jobs.provision import TRIAGE_BUCKET, provision
-from automation.jobs.record import TrackerRecord
 from automation.jobs.report import RunReport
+from automation.passes import run_pass
 from automation.reports import parse_report_page
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.sandbox.tenant_config import config_text
 from automation.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
-DATA_DIR = Path(__file__).resolve().parent / "demo_data"
+# The sample data stays in the package (automation/demo_data), one level up from the face.
+DATA_DIR = Path(__file__).resolve().parent.parent / "demo_data"
 FEED_FILE = DATA_DIR / "sample_feed.xml"
 REPORT_PAGE_FILE = DATA_DIR / "sample_report_page.html"
 SEED_LINK = (
@@ -72,23 +74,9 @@ LATE_REMINDER_DAYS = (dt.date(2023, 9, 6), dt.date(2023, 9, 14))
 
 TITLE_WIDTH = 44
 DRAFT_WIDTH = 34
-EXIT_OK = 0
-EXIT_FAILURES = 1
-EXIT_USAGE = 2
 
 
 # -- text helpers -------------------------------------------------------------------------------
-def long_date(day: dt.date) -> str:
-    """``13 September 2023``."""
-    return f"{day.day} {day:%B %Y}"
-
-
-def shorten(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, ending in an ellipsis when cut."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """A plain-text table: a header line, a rule, one line per row."""
     widths = [len(h) for h in headers]
@@ -110,19 +98,6 @@ def safe_name(text: str) -> str:
     """A file-name-safe form of ``text`` (letters, digits, ``.``, ``@``, ``_`` and ``-``)."""
     cleaned = re.sub(r"[^A-Za-z0-9.@_-]+", "_", text).strip("._")
     return cleaned[:80] or "unnamed"
-
-
-def london_day(stamp: str) -> dt.date | None:
-    """The Europe/London date of an ISO 8601 timestamp, or None."""
-    if not stamp:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(LONDON).date()
 
 
 def mail_label(entry: dict[str, Any]) -> str:
@@ -349,13 +324,13 @@ class Demo:
         rows = [
             [
                 record.marker,
-                shorten(record.title, TITLE_WIDTH),
+                one_line(record.title, TITLE_WIDTH),
                 record.published_on.isoformat() if record.published_on else "-",
                 record.deadline.isoformat() if record.deadline else "-",
                 record.response_required or "-",
                 record.status or "-",
                 str(len(record.tasks)),
-                shorten(self.draft_name(record), DRAFT_WIDTH),
+                one_line(self.draft_name(record), DRAFT_WIDTH),
             ]
             for record in records
         ]
@@ -444,7 +419,7 @@ class Demo:
             json={"percentComplete": 100},
             headers={"If-Match": str(task["@odata.etag"])},
         )
-        self.say(f"{self.person(website)} marks '{shorten(str(task['title']), 70)}' complete.")
+        self.say(f"{self.person(website)} marks '{one_line(str(task['title']), 70)}' complete.")
         report = run_pass(self.app, today=PUBLISH_DAY, reminders=False)
         self.check("publication", report)
         self.say_status(seed.item_id)
@@ -528,7 +503,7 @@ class Demo:
                 assignees = ", ".join(
                     self.person(uid) for uid in sorted(task.get("assignments") or {})
                 )
-                due = london_day(str(task.get("dueDateTime") or ""))
+                due = london_date(str(task.get("dueDateTime") or ""))
                 checklist = int(task.get("checklistItemCount") or 0)
                 lines.append(f"- **{task.get('title', '')}**")
                 lines.append(f"  - assigned to: {assignees or 'nobody'}")
@@ -566,7 +541,7 @@ def run_demo(output: Path) -> int:
     problem = prepare_output(output)
     if problem is not None:
         sys.stderr.write(f"automation demo: {problem}\n")
-        return EXIT_USAGE
+        return ExitCode.CONFIG
     level = _log_level()
     with (
         demo_logging(level),
@@ -578,8 +553,7 @@ def run_demo(output: Path) -> int:
             sandbox.set_page("/feed/", FEED_FILE.read_bytes())
             state_dir = Path(work) / "state"
             config = Path(work) / "automation.toml"
-            config.write_text(config_text(sandbox.info(), state_dir=state_dir), "utf-8")
-            config.chmod(0o600)
+            write_config(config, sandbox.info(), state_dir=state_dir)
             settings = load_settings(
                 config,
                 state_dir=state_dir,
@@ -591,7 +565,7 @@ def run_demo(output: Path) -> int:
                 log_level=level,
                 log_format="text",
             )
-            app = App(settings)
+            app = build_app(settings)
             demo = Demo(sandbox=sandbox, app=app, output=output)
             return _story(demo)
         finally:
@@ -623,10 +597,10 @@ def _story(demo: Demo) -> int:
         demo.heading("Problems")
         for line in dict.fromkeys(demo.failures):
             demo.say(f"  {line}")
-        result = EXIT_FAILURES
+        result = ExitCode.ITEM_FAILURES
     else:
         demo.say()
         demo.say("Demo finished: every step succeeded.")
-        result = EXIT_OK
+        result = ExitCode.OK
     demo.write_summary()
     return result

@@ -6,23 +6,18 @@ import datetime as dt
 import gc
 import logging
 import sys
-from zoneinfo import ZoneInfo
 
-from automation.app import App, build_app
+from automation.app import build_app
+from automation.domain.calendar import london_today
 from automation.errors import AutomationError, SettingsError
-from automation.jobs import followup
-from automation.jobs import reminders as reminder_job
+from automation.exitcodes import ExitCode
 from automation.jobs.intake import Intake
 from automation.jobs.provision import provision as provision_tenant
 from automation.jobs.report import RunReport
+from automation.passes import run_pass
 from automation.settings import Settings
 
 log = logging.getLogger(__name__)
-
-LONDON = ZoneInfo("Europe/London")
-EXIT_OK = 0
-EXIT_ITEM_FAILURES = 1
-EXIT_CONFIG = 2
 
 
 def _freeze_startup_objects() -> None:
@@ -33,31 +28,8 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def london_today() -> dt.date:
-    """Today's date in Europe/London."""
-    return dt.datetime.now(LONDON).date()
-
-
 def _out(line: str = "") -> None:
     sys.stdout.write(line + "\n")
-
-
-def run_pass(
-    app: App,
-    *,
-    today: dt.date,
-    dry_run: bool = False,
-    since: dt.date | None = None,
-    reminders: bool = True,
-) -> RunReport:
-    """One intake + follow-up (+ reminders) pass; item failures are in the report."""
-    report = RunReport(dry_run=dry_run)
-    intake = Intake(app, report, today=today)
-    intake.run(since=since)
-    followup.run(app, report, today=today, intake=intake)
-    if reminders:
-        reminder_job.run(app, report, today=today)
-    return report
 
 
 def _finish(report: RunReport) -> int:
@@ -67,8 +39,8 @@ def _finish(report: RunReport) -> int:
         _out(f"{len(report.failures)} item(s) failed (retried next run):")
         for line in report.failures:
             _out(f"  {line}")
-        return EXIT_ITEM_FAILURES
-    return EXIT_OK
+        return ExitCode.ITEM_FAILURES
+    return ExitCode.OK
 
 
 def once(settings: Settings, *, as_of: dt.date | None = None, dry_run: bool = False) -> int:
@@ -82,7 +54,7 @@ def once(settings: Settings, *, as_of: dt.date | None = None, dry_run: bool = Fa
     except AutomationError as exc:
         log.error("run failed: %s", exc)
         _out(f"error: {exc}")
-        return EXIT_ITEM_FAILURES
+        return ExitCode.ITEM_FAILURES
     return _finish(report)
 
 
@@ -112,19 +84,19 @@ def provision(settings: Settings) -> int:
         _out(f"PROBLEM  {line}")
     if not result.created:
         _out("nothing to change")
-    return EXIT_ITEM_FAILURES if result.problems else EXIT_OK
+    return ExitCode.ITEM_FAILURES if result.problems else ExitCode.OK
 
 
 def doctor(settings: Settings) -> int:
-    """Check settings, token and every resource (see automation.doctor)."""
-    from automation.doctor import run_doctor
+    """Check settings, token and every resource (see automation.cli.doctor)."""
+    from automation.cli.doctor import run_doctor
 
     return run_doctor(settings)
 
 
 def status(settings: Settings, *, as_of: dt.date | None, fmt: str) -> int:
-    """Open responses (see automation.status)."""
-    from automation.status import run_status
+    """Open responses (see automation.cli.status)."""
+    from automation.cli.status import run_status
 
     return run_status(settings, as_of=as_of or london_today(), fmt=fmt)
 

@@ -32,6 +32,7 @@ from automation.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from automation.exitcodes import ExitCode
 from automation.feed import fetch_feed
 from automation.graph.auth import TokenProvider
 from automation.graph.client import RetryPolicy, Transport
@@ -515,4 +516,4 @@ def run_doctor(settings: Settings) -> int:
         for line in result.lines():
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
-    return 1 if failed else 0
+    return ExitCode.ITEM_FAILURES if failed else ExitCode.OK

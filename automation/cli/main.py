@@ -1,6 +1,7 @@
 """Command line: ``automation <command>`` (DESIGN.md §4.1).
 
-Exit codes: 0 success, 1 a run finished with item-level failures, 2 configuration or usage.
+Exit codes: `automation.exitcodes.ExitCode` (0 success, 1 a run finished with item-level
+failures, 2 configuration or usage).
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.errors import AutomationError, SettingsError
-
-EXIT_OK = 0
-EXIT_ITEM_FAILURES = 1
-EXIT_CONFIG = 2
+from automation.exitcodes import ExitCode
 
 
 def _date(text: str) -> dt.date:
@@ -88,23 +86,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             return _sandbox(args)
         if args.command == "demo":
-            from automation.demo import run_demo
+            from automation.cli.demo import run_demo
 
             return run_demo(args.output)
         return _service_command(args)
     except SettingsError as exc:
         for line in exc.problems:
             sys.stderr.write(f"error: {line}\n")
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except AutomationError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return EXIT_ITEM_FAILURES
+        return ExitCode.ITEM_FAILURES
     except KeyboardInterrupt:
         return 130
 
 
 def _service_command(args: argparse.Namespace) -> int:
-    from automation import commands
+    from automation.cli import commands
     from automation.settings import load_settings
 
     settings = load_settings(args.config)
@@ -129,8 +127,8 @@ def _service_command(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from automation.cli.sandbox_config import write_config
     from automation.sandbox.server import Sandbox, dump_ready_line
-    from automation.sandbox.tenant_config import write_config
 
     faults: dict[str, Any] | None = None
     if args.faults:
@@ -162,7 +160,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             pass
     finally:
         sandbox.stop()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 EMPTY_FEED = """<?xml version="1.0" encoding="UTF-8"?>
