@@ -21,6 +21,7 @@ from automation.graph.mail import Mail
 from automation.graph.planner import Planner
 from automation.graph.sharepoint import SharePoint
 from automation.graph.tracker_list import TrackerList
+from automation.graph.transport import outbound_session
 from automation.graph.users import Users
 from automation.graph.workspace import Ids, Workspace
 from automation.localstate import LocalState
@@ -65,6 +66,7 @@ def token_provider(settings: Settings) -> TokenProvider:
             authority_host=settings.authority_host,
             verify=settings.verify,
             timeout=settings.http_read_timeout,
+            proxy=settings.proxy,
         )
     )
 
@@ -97,6 +99,7 @@ class App:
             verify=settings.verify,
             timeout=settings.timeout,
             retry=retry or RetryPolicy(),
+            proxy=settings.proxy,
         )
         self.sharepoint = SharePoint(self.client)
         self.drive = Drive(self.client)
@@ -114,8 +117,7 @@ class App:
         )
         self.tracker = TrackerList(self.client, self.workspace, self.sharepoint)
         # Feeds and report pages are public web pages, not Graph: their own session.
-        self.http = requests.Session()
-        self.http.trust_env = False
+        self.http: requests.Session = outbound_session(verify=settings.verify, proxy=settings.proxy)
 
     def resolve(self, *, require_list: bool = True) -> Ids:
         """The workspace ids (see :meth:`Workspace.resolve`)."""

@@ -8,12 +8,20 @@
     ├── ItemError                      one publication failed; carries the key and field
     └── GraphError                     Graph answered with an error or could not be reached
         ├── GraphTransportError        connection/timeout; no HTTP status
+        │   ├── ConnectFailed          never sent (refused, connect timeout): safe to repeat
+        │   ├── ResponseLost           sent, but the answer was lost (read timeout, reset)
+        │   └── TLSFailed              certificate or handshake problem: never retried
+        ├── OutcomeUnknownError        a non-idempotent request (send, create) got a 5xx or
+        │                              lost its answer: it may have been processed; check
+        │                              (mailbox search, task by title, item by key), never resend
         └── GraphHTTPError             an HTTP error status; carries status, code, request-id
             ├── BadRequestError        400
             ├── UnauthorizedError      401
             ├── ForbiddenError         403
             ├── NotFoundError          404
-            ├── ConflictError          409 (e.g. nameAlreadyExists, unique value)
+            ├── ConflictError          409 (e.g. nameAlreadyExists)
+            │   └── DuplicateValueError a unique column already holds the value (409, or
+            │                          SharePoint's 500 SPDuplicateValuesFoundException)
             ├── GoneError              410 (delta token expired; ``location`` holds the resync link)
             ├── PreconditionFailedError 412 (stale etag)
             ├── ThrottledError         429 after the retry budget was spent
@@ -24,6 +32,8 @@ or a CLI message names the call that failed.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class AutomationError(Exception):
@@ -82,6 +92,43 @@ class GraphTransportError(GraphError):
     """The request did not get an HTTP answer (connection refused, timeout, TLS)."""
 
 
+class ConnectFailed(GraphTransportError):
+    """The request never left (connection refused, connect timeout, DNS): safe to repeat."""
+
+
+class ResponseLost(GraphTransportError):
+    """The request was sent but no answer arrived (read timeout, reset): it may have run."""
+
+
+class TLSFailed(GraphTransportError):
+    """The TLS handshake failed (untrusted or wrong certificate): waiting does not heal it."""
+
+
+class OutcomeUnknownError(GraphError):
+    """A non-idempotent request may or may not have been processed; check before repeating.
+
+    Raised instead of a retry when a send or create gets a 5xx or loses its answer
+    (Microsoft may have processed it: repeating it sends a second mail or makes a second
+    task). ``status`` is the HTTP status (``None`` when the answer was lost) and
+    ``request_id`` Graph's request-id when there was an answer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status: int | None = None,
+        code: str = "",
+        request_id: str = "",
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        super().__init__(message, method=method, url=url)
+
+
 class GraphHTTPError(GraphError):
     """Graph answered with an error status."""
 
@@ -127,6 +174,10 @@ class ConflictError(GraphHTTPError):
     """409."""
 
 
+class DuplicateValueError(ConflictError):
+    """A unique column already holds the value; Graph may say so with 409 or another status."""
+
+
 class GoneError(GraphHTTPError):
     """410; ``location`` holds the fresh enumeration link when Graph gave one."""
 
@@ -155,8 +206,24 @@ _BY_STATUS: dict[int, type[GraphHTTPError]] = {
 }
 
 
-def http_error_class(status: int) -> type[GraphHTTPError]:
-    """The exception class for an HTTP error status."""
+# SharePoint names a unique-column clash in the code or message, whatever the status:
+# Graph's 409 ("duplicate values"), SharePoint REST's 500 SPDuplicateValuesFoundException.
+_DUPLICATE = re.compile(
+    r"SPDuplicateValuesFound|duplicate values? (?:were |was )?found|unique (?:value|constraint)"
+    r"|duplicate key|uniqueness",
+    re.IGNORECASE,
+)
+
+
+def names_duplicate_value(code: str, message: str) -> bool:
+    """Whether a Graph error's code or message says a unique value already exists."""
+    return bool(_DUPLICATE.search(code) or _DUPLICATE.search(message))
+
+
+def http_error_class(status: int, code: str = "", message: str = "") -> type[GraphHTTPError]:
+    """The exception class for an HTTP error status (and its Graph code and message)."""
+    if status >= 400 and names_duplicate_value(code, message):
+        return DuplicateValueError
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status >= 500:

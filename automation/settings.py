@@ -35,6 +35,7 @@ from automation.errors import SettingsError
 DEFAULT_FEED = "https://hmicfrs.justiceinspectorates.gov.uk/feed/"
 ENV_PREFIX = "AUTOMATION_"
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_PROXY = re.compile(r"^https?://(?:[^@/\s]+@)?[^@/:\s]+(?::\d{1,5})?/?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -182,6 +183,9 @@ class Settings(BaseSettings):
     authority_host: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
     ca_bundle: Path | None = None
+    # Outbound proxy for Graph, sign-in, the feed and report pages; empty: the standard
+    # HTTPS_PROXY / HTTP_PROXY / NO_PROXY variables are read instead.
+    proxy: str = ""
     http_connect_timeout: float = Field(default=5.0, gt=0)
     http_read_timeout: float = Field(default=30.0, gt=0)
     concurrency: int = Field(default=4, ge=1, le=16)
@@ -219,6 +223,14 @@ class Settings(BaseSettings):
     def _https(cls, url: str) -> str:
         if not url.startswith("https://"):
             raise ValueError("must be an https:// URL")
+        return url
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, url: str) -> str:
+        url = url.strip()
+        if url and not _PROXY.match(url):
+            raise ValueError(f"'{url}' is not an http(s) proxy URL (http://host:port)")
         return url
 
     @field_validator("feed_urls")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from automation.app import App
 from automation.cli.sandbox_config import config_text
-from automation.graph.client import GraphResponse, RequestsTransport
+from automation.graph.client import GraphRequest, GraphResponse, RequestsTransport
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings, load_settings
 
@@ -57,30 +56,14 @@ class CrashingTransport(RequestsTransport):
         """How a step is named in a crash message."""
         return f"{method.upper()} {url}"
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: tuple[float, float],
-        allow_redirects: bool,
-    ) -> GraphResponse:
+    def send(self, request: GraphRequest) -> GraphResponse:
         with self._lock:
             if self.crashed:
                 raise SimulatedCrash("already dead")
-        response = super().send(
-            method,
-            url,
-            headers=headers,
-            body=body,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
-        if self.is_step(method, url):
+        response = super().send(request)
+        if self.is_step(request.method, request.url):
             with self._lock:
-                self.steps.append(self.label(method, url))
+                self.steps.append(self.label(request.method, request.url))
                 if self.crash_after is not None and len(self.steps) > self.crash_after:
                     self.crashed = True
                     raise SimulatedCrash(f"crash after step {len(self.steps)}: {self.steps[-1]}")

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from automation import logsetup
 from automation.app import build_app, token_provider
 from automation.documents import check_template
@@ -37,6 +35,7 @@ from automation.feed import fetch_feed
 from automation.graph.auth import TokenProvider
 from automation.graph.client import RetryPolicy, Transport
 from automation.graph.tracker_list import COLUMN_SELECT
+from automation.graph.transport import outbound_session
 from automation.jobs.provision import TRIAGE_BUCKET, column_drift
 from automation.mailrender import MailRenderer
 from automation.settings import Settings
@@ -484,8 +483,7 @@ class Doctor:
         if not urls:
             yield _fail("feed", "feed_urls is empty", "set feed_urls (the HMICFRS feed)")
             return
-        session = requests.Session()
-        session.trust_env = False
+        session = outbound_session(verify=self.settings.verify, proxy=self.settings.proxy)
         try:
             for url in urls:
                 try:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from automation.errors import AuthError
+from automation.graph.transport import outbound_session
 
 __all__ = [
     "CertificateCredential",
@@ -154,24 +155,6 @@ class TokenProvider(Protocol):
         ...
 
 
-class _IdentitySession(requests.Session):
-    """A session that ignores REQUESTS_CA_BUNDLE and applies a default timeout and CA."""
-
-    def __init__(self, *, verify: str | bool, timeout: float) -> None:
-        super().__init__()
-        self.trust_env = False
-        self.verify = verify
-        self._default_timeout = timeout
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        kwargs.setdefault("timeout", self._default_timeout)
-        if kwargs.get("verify") is None:
-            kwargs["verify"] = self.verify
-        return super().request(method, url, *args, **kwargs)
-
-
 class MsalTokenProvider:
     """Tokens for the app from msal's confidential client, cached by msal."""
 
@@ -186,12 +169,15 @@ class MsalTokenProvider:
         timeout: float = 30.0,
         scopes: Sequence[str] = ("https://graph.microsoft.com/.default",),
         http_client: requests.Session | None = None,
+        proxy: str = "",
     ) -> None:
         """Configure; nothing is contacted until the first token is asked for.
 
         Args:
-            http_client: the session msal uses; by default a session with
-                ``trust_env=False`` and ``verify`` so the configured CA is really used.
+            http_client: the session msal uses; by default
+                :func:`~automation.graph.transport.outbound_session` with ``verify``
+                (so the configured CA is really used) and ``proxy``.
+            proxy: the ``proxy`` setting; empty: the standard proxy variables.
         """
         if not tenant_id or not client_id:
             raise AuthError("tenant_id and client_id are required")
@@ -203,6 +189,7 @@ class MsalTokenProvider:
         self._timeout = timeout
         self._scopes = list(scopes)
         self._http_client = http_client
+        self._proxy = proxy
         self._app: Any = None
         self._lock = threading.Lock()
         self._last_token_source: str | None = None
@@ -232,7 +219,9 @@ class MsalTokenProvider:
 
     def _build(self) -> Any:
         host = (urlsplit(self._authority_host).hostname or "").lower()
-        session = self._http_client or _IdentitySession(verify=self._verify, timeout=self._timeout)
+        session = self._http_client or outbound_session(
+            verify=self._verify, proxy=self._proxy, timeout=self._timeout
+        )
         kwargs: dict[str, Any] = {}
         if host not in _MICROSOFT_AUTHORITY_HOSTS:
             kwargs["instance_discovery"] = False

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from automation.domain.calendar import utc_stamp
+from automation.graph.batch import Op
 from automation.graph.client import BatchResponse, GraphClient
-from automation.graph.ops import Op, run_all
 
 __all__ = [
     "Planner",
@@ -276,7 +276,7 @@ class Planner:
 
     def create_tasks(self, specs: Mapping[str, TaskSpec]) -> dict[str, str | Exception]:
         """Create tasks in one round trip per 20: stage key -> new id, or the error."""
-        outcomes = run_all(self._client, [self.create_task_op(spec) for spec in specs.values()])
+        outcomes = self._client.run_all([self.create_task_op(spec) for spec in specs.values()])
         return {
             key: outcome.error if outcome.error is not None else outcome.get()
             for key, outcome in zip(specs, outcomes, strict=True)
@@ -284,7 +284,7 @@ class Planner:
 
     def details_etags(self, task_ids: Mapping[str, str]) -> dict[str, str]:
         """The details etag of each task (stage key -> etag), in one round trip per 20."""
-        outcomes = run_all(self._client, [self.details_read_op(i) for i in task_ids.values()])
+        outcomes = self._client.run_all([self.details_read_op(i) for i in task_ids.values()])
         return {key: outcome.get() for key, outcome in zip(task_ids, outcomes, strict=True)}
 
     def complete(self, task_id: str) -> None:

@@ -25,8 +25,8 @@ from automation.domain.record import TrackerRecord, dump_json, setup_state, stat
 from automation.domain.relevance import Decision
 from automation.domain.workflow import Status
 from automation.errors import ConflictError, GoneError, NotFoundError
+from automation.graph.batch import Op
 from automation.graph.client import BatchResponse, GraphClient
-from automation.graph.ops import Op, run, run_all
 from automation.graph.sharepoint import NON_INDEXED_PREFER, SharePoint, odata_quote
 from automation.graph.workspace import Ids, Workspace
 
@@ -333,7 +333,7 @@ class TrackerList:
 
         def read(ids: Ids) -> dict[str, TrackerRecord]:
             found: dict[str, TrackerRecord] = {}
-            outcomes = run_all(self._client, [self._lookup_op(ids, key) for key in wanted])
+            outcomes = self._client.run_all([self._lookup_op(ids, key) for key in wanted])
             for key, outcome in zip(wanted, outcomes, strict=True):
                 for record in outcome.get():
                     if record.key == key:
@@ -347,7 +347,7 @@ class TrackerList:
 
         def read(ids: Ids) -> TrackerRecord | None:
             return next(
-                (r for r in run(self._client, self._lookup_op(ids, key)) if r.key == key), None
+                (r for r in self._client.run(self._lookup_op(ids, key)) if r.key == key), None
             )
 
         return self._workspace.call(read)
@@ -359,7 +359,7 @@ class TrackerList:
 
         def read(ids: Ids) -> list[TrackerRecord]:
             out = []
-            for outcome in run_all(self._client, [self._get_op(ids, i) for i in item_ids]):
+            for outcome in self._client.run_all([self._get_op(ids, i) for i in item_ids]):
                 if isinstance(outcome.error, NotFoundError):
                     continue
                 out.append(outcome.get())
@@ -432,7 +432,7 @@ class TrackerList:
             PreconditionFailedError: ``etag`` was given and the item changed since.
         """
         return self._workspace.call(
-            lambda ids: run(self._client, self._patch_op(ids, item_id, fields, etag=etag))
+            lambda ids: self._client.run(self._patch_op(ids, item_id, fields, etag=etag))
         )
 
     def patch_after(
@@ -447,15 +447,15 @@ class TrackerList:
 
         def send(ids: Ids) -> None:
             ops = [*before, self._patch_op(ids, item_id, fields)]
-            for outcome in run_all(self._client, ops, serial=True):
+            for outcome in self._client.run_all(ops, serial=True):
                 outcome.get()
 
         self._workspace.call(send)
 
     def patch_many(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Change several items in one round trip per 20; the first error raises."""
-        outcomes = run_all(
-            self._client, [self.patch_op(item_id, fields) for item_id, fields in changes.items()]
+        outcomes = self._client.run_all(
+            [self.patch_op(item_id, fields) for item_id, fields in changes.items()]
         )
         for outcome in outcomes:
             outcome.get()

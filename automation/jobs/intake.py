@@ -41,7 +41,7 @@ from automation.domain.text import shorten
 from automation.domain.workflow import TERMINAL, SetupState, Status, initial_status
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
 from automation.errors import AutomationError, ConflictError, FeedError, ItemError
-from automation.graph.ops import Op
+from automation.graph.batch import Op
 from automation.graph.planner import (
     CHECKLIST_MAX,
     CHECKLIST_TITLE_MAX,

@@ -16,9 +16,9 @@ from automation.localstate import LocalState
 from automation.settings import Settings
 
 if TYPE_CHECKING:  # the adapters that fill the ports (typing only)
+    from automation.graph.batch import Op
     from automation.graph.drive import Drive
     from automation.graph.mail import Mail
-    from automation.graph.ops import Op
     from automation.graph.planner import Planner
     from automation.graph.sharepoint import SharePoint
     from automation.graph.users import Users

@@ -27,9 +27,9 @@ from automation.graph.auth import (
     CertificateCredential,
     MsalTokenProvider,
     SecretCredential,
-    _IdentitySession,
     load_certificate_credential,
 )
+from automation.graph.transport import outbound_session
 
 AUTHORITY_HOST = "https://127.0.0.1:8443"
 TENANT = "tenant-1"
@@ -291,7 +291,7 @@ def test_default_session_uses_the_configured_ca_and_timeout_despite_the_environm
         def close(self) -> None:
             pass
 
-    session = _IdentitySession(verify="/tmp/ca.pem", timeout=7.0)
+    session = outbound_session(verify="/tmp/ca.pem", timeout=7.0)
     session.mount("https://", Capture())
     session.get("https://127.0.0.1:1/x")
     assert session.trust_env is False

@@ -12,7 +12,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,13 @@ from automation.errors import (
     ConflictError,
     GraphTransportError,
     NotFoundError,
+    OutcomeUnknownError,
     PreconditionFailedError,
 )
 from automation.graph import (
     BatchRequest,
     GraphClient,
+    GraphRequest,
     GraphResponse,
     MsalTokenProvider,
     RequestsTransport,
@@ -75,24 +77,8 @@ class RecordingTransport(RequestsTransport):
         super().__init__(verify=verify)
         self.responses: list[GraphResponse] = []
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: tuple[float, float],
-        allow_redirects: bool,
-    ) -> GraphResponse:
-        response = super().send(
-            method,
-            url,
-            headers=headers,
-            body=body,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
+    def send(self, request: GraphRequest) -> GraphResponse:
+        response = super().send(request)
         self.responses.append(response)
         return response
 
@@ -292,21 +278,41 @@ def test_429_retry_after_is_waited_for(
     assert [e["status"] for e in _log(sandbox, "GET", r"^/v1\.0/users/")] == [429, 200]
 
 
-def test_503_storm_on_post_creates_exactly_one_item(
+def test_503_on_post_is_sent_once_and_reported_as_unknown_outcome(
     sandbox: Sandbox,
     tracker: tuple[SharePoint, str, str],
     sleeps: SleepRecorder,
 ) -> None:
+    # A create answered 503 may have been processed: it is not repeated, the caller checks.
     sharepoint, site_id, list_id = tracker
     items_path = rf"/lists/{list_id}/items$"
     sandbox.faults.add_one_off(
         OneOff(method="POST", path=items_path, status=503, count=3, when="before")
     )
+    with pytest.raises(OutcomeUnknownError) as caught:
+        sharepoint.create_item(site_id, list_id, {"Title": "Storm", "PublicationKey": "k1"})
+    assert caught.value.status == 503
+    assert caught.value.method == "POST"
+    assert [e["status"] for e in _log(sandbox, "POST", items_path)] == [503]
+    assert sleeps.calls == []
+    assert list(sharepoint.list_items(site_id, list_id)) == []
+
+
+def test_503_storm_on_an_idempotent_call_is_retried_to_success(
+    sandbox: Sandbox,
+    tracker: tuple[SharePoint, str, str],
+    sleeps: SleepRecorder,
+) -> None:
+    sharepoint, site_id, list_id = tracker
     created = sharepoint.create_item(site_id, list_id, {"Title": "Storm", "PublicationKey": "k1"})
-    assert created["fields"]["PublicationKey"] == "k1"
+    fields_path = rf"/items/{created['id']}/fields$"
+    sandbox.faults.add_one_off(
+        OneOff(method="PATCH", path=fields_path, status=503, count=3, when="before")
+    )
+    sharepoint.update_fields(site_id, list_id, str(created["id"]), {"Title": "Calm"})
     items = list(sharepoint.list_items(site_id, list_id))
-    assert [item["fields"]["Title"] for item in items] == ["Storm"]
-    assert [e["status"] for e in _log(sandbox, "POST", items_path)] == [503, 503, 503, 201]
+    assert [item["fields"]["Title"] for item in items] == ["Calm"]
+    assert [e["status"] for e in _log(sandbox, "PATCH", fields_path)] == [503, 503, 503, 200]
     assert len(sleeps.calls) == 3
 
 

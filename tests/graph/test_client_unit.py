@@ -19,12 +19,15 @@ import requests
 from automation.errors import (
     BadRequestError,
     ConflictError,
+    ConnectFailed,
     GoneError,
     GraphError,
     GraphHTTPError,
     GraphTransportError,
     NotFoundError,
+    OutcomeUnknownError,
     PreconditionFailedError,
+    ResponseLost,
     ServerError,
     ThrottledError,
     UnauthorizedError,
@@ -33,6 +36,7 @@ from automation.graph.client import (
     BatchRequest,
     BatchResponse,
     GraphClient,
+    GraphRequest,
     GraphResponse,
     MockTransport,
     RetryPolicy,
@@ -40,6 +44,7 @@ from automation.graph.client import (
     parse_retry_after,
     redact_url,
 )
+from automation.graph.transport import transport_error
 
 BASE = "https://graph.test/v1.0"
 TOKEN = "tok-SECRET-0123456789"
@@ -57,6 +62,11 @@ class FakeTokens:
     def invalidate(self) -> None:
         self.invalidations += 1
         self.index += 1
+
+
+def lost(text: str) -> ResponseLost:
+    """What the transport raises when a request went out and its answer never came."""
+    return ResponseLost(f"no response ({text})", method="POST", url=BASE)
 
 
 def resp(
@@ -163,13 +173,13 @@ def test_429_waits_for_retry_after_then_succeeds() -> None:
     assert (snap.requests, snap.round_trips, snap.writes) == (2, 1, 0)
 
 
-def test_503_storm_on_post_is_retried_until_success_as_one_logical_call() -> None:
+def test_503_storm_on_idempotent_post_is_retried_until_success_as_one_logical_call() -> None:
     client, transport, sleeps = make_client(
         scripted(
             resp(503), resp(503, headers={"Retry-After": "1"}), resp(503), resp(201, {"id": "9"})
         )
     )
-    result = client.request("POST", "/planner/tasks", json={"title": "x"})
+    result = client.request("POST", "/planner/tasks", json={"title": "x"}, idempotent=True)
     assert result.status == 201
     assert [c.method for c in transport.calls] == ["POST"] * 4
     assert len(sleeps) == 3
@@ -219,8 +229,8 @@ def test_500_is_not_retried() -> None:
 
 
 def test_read_timeout_on_post_is_not_retried() -> None:
-    client, transport, sleeps = make_client(scripted(requests.ReadTimeout("read timed out")))
-    with pytest.raises(GraphTransportError) as info:
+    client, transport, sleeps = make_client(scripted(lost("read timed out")))
+    with pytest.raises(OutcomeUnknownError) as info:
         client.request("POST", "/users/m/sendMail", json={"message": {}})
     assert len(transport.calls) == 1
     assert sleeps == []
@@ -230,24 +240,22 @@ def test_read_timeout_on_post_is_not_retried() -> None:
 
 
 def test_connection_reset_on_post_is_not_retried() -> None:
-    reset = requests.ConnectionError(ConnectionResetError("connection reset by peer"))
+    reset = lost("connection reset by peer")
     client, transport, _ = make_client(scripted(reset))
-    with pytest.raises(GraphTransportError):
+    with pytest.raises(OutcomeUnknownError):
         client.request("POST", "/x", json={})
     assert len(transport.calls) == 1
 
 
 def test_read_timeout_on_get_is_retried() -> None:
-    client, transport, sleeps = make_client(
-        scripted(requests.ReadTimeout("slow"), resp(200, {"v": 2}))
-    )
+    client, transport, sleeps = make_client(scripted(lost("slow"), resp(200, {"v": 2})))
     assert client.get_json("/x") == {"v": 2}
     assert len(transport.calls) == 2
     assert len(sleeps) == 1
 
 
 def test_read_timeout_on_post_marked_idempotent_is_retried() -> None:
-    client, transport, _ = make_client(scripted(requests.ReadTimeout("slow"), resp(200, {})))
+    client, transport, _ = make_client(scripted(lost("slow"), resp(200, {})))
     client.request("POST", "/x", json={}, idempotent=True)
     assert len(transport.calls) == 2
 
@@ -255,8 +263,8 @@ def test_read_timeout_on_post_marked_idempotent_is_retried() -> None:
 @pytest.mark.parametrize(
     "failure",
     [
-        requests.ConnectTimeout("connect timed out"),
-        requests.ConnectionError(ConnectionRefusedError(111, "Connection refused")),
+        ConnectFailed("connect timed out", method="POST", url=f"{BASE}/users/m/sendMail"),
+        ConnectFailed("Connection refused", method="POST", url=f"{BASE}/users/m/sendMail"),
     ],
     ids=["connect-timeout", "refused"],
 )
@@ -273,14 +281,16 @@ def test_real_refused_connection_is_classified_as_never_sent() -> None:
     session.trust_env = False
     with pytest.raises(requests.ConnectionError) as info:
         session.post("http://127.0.0.1:9/", data=b"x", timeout=2)
-    client, transport, _ = make_client(scripted(info.value, resp(201, {})))
+    mapped = transport_error(info.value, GraphRequest(method="POST", url="http://127.0.0.1:9/"))
+    assert isinstance(mapped, ConnectFailed)
+    client, transport, _ = make_client(scripted(mapped, resp(201, {})))
     assert client.request("POST", "/x", json={}).status == 201
     assert len(transport.calls) == 2
 
 
 def test_transport_failure_after_budget_raises_transport_error() -> None:
     client, transport, _ = make_client(
-        lambda _: (_ for _ in ()).throw(requests.ConnectTimeout("down")),
+        lambda _: (_ for _ in ()).throw(ConnectFailed("down", method="GET", url=BASE)),
         retry=RetryPolicy(max_attempts=3),
     )
     with pytest.raises(GraphTransportError):
@@ -545,28 +555,47 @@ def test_batch_inner_429_retried_after_longest_retry_after() -> None:
             return 429, {"Retry-After": "7"}, error_body("TooManyRequests", "slow")
         if call == 1 and r["id"] == "4":
             return 503, {"retry-after": "3"}, error_body("serviceNotAvailable", "busy")
-        if call == 1 and r["id"] == "5":
-            return 424, {}, error_body("failedDependency", "dependency failed")
         return 201, {}, {"id": f"task-{r['id']}", "call": call}
 
     handler, batches = batch_handler(inner)
     client, _, sleeps = make_client(handler)
     reqs = [
         BatchRequest(id=str(n), method="POST", url="/planner/tasks", body={"n": n})
-        for n in range(1, 5)
-    ] + [BatchRequest(id="5", method="PATCH", url="/z", body={}, depends_on=("4", "1"))]
+        for n in range(1, 4)
+    ] + [BatchRequest(id="4", method="PATCH", url="/z", body={})]
     results = client.batch(reqs)
     assert sleeps == [7.0]
-    assert [sorted(r["id"] for r in b) for b in batches] == [
-        ["1", "2", "3", "4", "5"],
-        ["2", "4", "5"],
-    ]
-    retried = {r["id"]: r for r in batches[1]}
-    assert retried["5"]["dependsOn"] == ["4"]  # "1" already succeeded
+    assert [sorted(r["id"] for r in b) for b in batches] == [["1", "2", "3", "4"], ["2", "4"]]
     assert all(r.status == 201 for r in results.values())
     assert results["2"].body == {"id": "task-2", "call": 2}
     assert results["1"].body == {"id": "task-1", "call": 1}
-    assert client.stats.writes == 5
+    assert client.stats.writes == 4
+
+
+def test_batch_serial_chain_retries_the_throttled_step_and_its_424s_as_a_chain() -> None:
+    def inner(r: dict[str, Any], call: int) -> tuple[int, dict[str, str], Any]:
+        if call == 1 and r["id"] == "b":
+            # RateLimit-Reset is honoured inside batches as for single calls.
+            return 429, {"Retry-After": "2", "RateLimit-Reset": "5"}, error_body("x", "slow")
+        if call == 1 and r["id"] == "c":
+            return 424, {}, error_body("failedDependency", "dependency failed")
+        return 200, {}, {"id": r["id"], "call": call}
+
+    handler, batches = batch_handler(inner)
+    client, _, sleeps = make_client(handler)
+    results = client.batch(
+        [
+            BatchRequest(id="a", method="PATCH", url="/a", body={}),
+            BatchRequest(id="b", method="PATCH", url="/b", body={}, depends_on=("a",)),
+            BatchRequest(id="c", method="PATCH", url="/c", body={}, depends_on=("b",)),
+        ]
+    )
+    assert sleeps == [5.0]
+    retried = {r["id"]: r for r in batches[1]}
+    assert sorted(retried) == ["b", "c"]
+    assert "dependsOn" not in retried["b"]  # "a" already succeeded
+    assert retried["c"]["dependsOn"] == ["b"]
+    assert {rid: r.body["call"] for rid, r in results.items()} == {"a": 1, "b": 2, "c": 2}
 
 
 def test_batch_inner_throttling_past_budget_is_returned_for_the_caller_to_raise() -> None:
@@ -610,7 +639,7 @@ def test_logs_never_contain_token_authorization_or_bodies(caplog: pytest.LogCapt
             ),
             resp(200, {"secret": marker}),
             resp(400, {"error": {"code": "invalidRequest", "message": marker}}),
-            requests.ReadTimeout(marker),
+            lost(marker),
         ),
         retry=RetryPolicy(max_attempts=2),
     )
@@ -618,7 +647,7 @@ def test_logs_never_contain_token_authorization_or_bodies(caplog: pytest.LogCapt
         client.request("POST", "/x", json={"payload": marker})
         with pytest.raises(BadRequestError):
             client.request("POST", "/y", json={"payload": marker})
-        with pytest.raises(GraphTransportError):
+        with pytest.raises(OutcomeUnknownError):
             client.request("POST", "/z?authtoken=" + TOKEN, json={"payload": marker})
     text = caplog.text
     assert "/x" in text  # the logs do name the calls
