@@ -1,4 +1,9 @@
-"""The sandbox against Microsoft's published Graph v1.0 CSDL (../shared/reference).
+"""The sandbox against Microsoft's published Graph v1.0 CSDL.
+
+The model comes from ``tests/sandbox/graph_facts.json``, the slice of
+``../shared/reference/graph-v1.0.csdl`` that the sandbox's routes reach, derived by
+``tools/derive_graph_facts.py`` and committed, so these checks run on every clone. When
+``../shared`` is present, a test checks that the committed slice is up to date.
 
 1. Every Graph route template resolves segment by segment in the CSDL (entity sets and
    singletons, keys, navigation and structural properties, bound actions/functions, and the
@@ -64,9 +69,19 @@ _PATH_PART = re.compile(rf"^\{{{_NAME}(:path)?\}}(?P<end>:)?$")
 _CALL = re.compile(r"^(?:microsoft\.graph\.)?(?P<name>[A-Za-z]+)(?:\(\))?$")
 
 
-@pytest.fixture
-def model(shared_dir: Path) -> Csdl:
-    return csdl.load(shared_dir / "reference" / "graph-v1.0.csdl")
+@pytest.fixture(scope="session")
+def model() -> Csdl:
+    return csdl.from_facts()
+
+
+def test_fact_file_is_up_to_date(shared_dir: Path) -> None:
+    """The committed fact file equals what the CSDL and today's routes give."""
+    import tools.derive_graph_facts as derive
+
+    expected = derive.render(derive.build(shared_dir / "reference" / "graph-v1.0.csdl"))
+    assert csdl.FACTS.read_text(encoding="utf-8") == expected, (
+        "tests/sandbox/graph_facts.json is stale: run tools/derive_graph_facts.py"
+    )
 
 
 def _module(route: Route) -> str:
