@@ -36,6 +36,9 @@ class FaultPlan:
     retry_after: str = "1"
     seed: int | None = None
     one_offs: list[OneOff] = field(default_factory=list)
+    # Status of a duplicate value in a unique column: Graph's is undocumented; SharePoint REST
+    # answers 500 SPDuplicateValuesFoundException (pnp/pnpcore#1280). 409 is the other outcome.
+    duplicate_status: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,10 @@ class Faults:
             retry_after=str(settings.get("retry_after", "1")),
             seed=settings.get("seed"),
             one_offs=one_offs,
+            duplicate_status=int(settings.get("duplicate_status", 500)),
         )
+        if plan.duplicate_status not in {409, 500}:
+            raise ValueError("duplicate_status must be 409 or 500")
         with self._lock:
             self.plan = plan
             self._rng = random.Random(plan.seed)

@@ -66,7 +66,8 @@ def item_view(record: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
         "eTag": item_etag(item),
         "id": item["id"],
         "lastModifiedDateTime": item["modified"],
-        "webUrl": f"{resource['webUrl']}/DispForm.aspx?ID={item['id']}",
+        # What Graph returns (microsoft-graph-docs#5381): a "<id>_.000" file, not a page.
+        "webUrl": f"{resource['webUrl']}/{item['id']}_.000",
         "createdBy": item["createdBy"],
         "lastModifiedBy": item["lastModifiedBy"],
         "parentReference": {"id": resource["id"], "siteId": record["site_id"]},
@@ -99,8 +100,25 @@ def shape_item(
 ) -> dict[str, Any]:
     view = select_fields(item_view(record, item), select)
     if expand:
-        view["fields"] = select_fields(fields_view(record, item), fields_select)
+        view["fields"] = visible_fields(record, item, fields_select)
     return view
+
+
+def visible_fields(
+    record: dict[str, Any], item: dict[str, Any], select: str | None
+) -> dict[str, Any]:
+    """The fieldValueSet Graph shows: hidden columns only when ``$select`` names them.
+
+    columnDefinition page: "To list hidden field values on listItems, include the desired
+    columns by name in your $select statement".
+    """
+    view = fields_view(record, item)
+    named = {part.strip() for part in (select or "").split(",") if part.strip()}
+    for column in record["columns"]:
+        key = field_key(column)
+        if column.get("hidden") and key not in named:
+            view.pop(key, None)
+    return select_fields(view, select)
 
 
 def find_item(record: dict[str, Any], item_id: str) -> dict[str, Any]:

@@ -126,6 +126,11 @@ READ_ONLY_FIELDS = frozenset(
 )
 
 
+# SharePoint's SPDuplicateValuesFoundException text (pnp/pnpcore#1280), naming the fields.
+DUPLICATE_FIELD_MESSAGE = (
+    "The list item could not be added or updated because duplicate values were found in the "
+    "following field(s) in the list: [{fields}]."
+)
 DUPLICATE_MESSAGE = (
     "The list item could not be added or updated because duplicate values were found in one "
     "or more fields in the list."
@@ -331,7 +336,9 @@ def unique_form(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def validated_fields(record: dict[str, Any], values: Any, *, item_id: str | None) -> dict[str, Any]:
+def validated_fields(
+    record: dict[str, Any], values: Any, *, item_id: str | None, duplicate_status: int = 500
+) -> dict[str, Any]:
     """The changes ``values`` asks for, checked; ``item_id`` is None when creating."""
     if not isinstance(values, dict):
         raise ApiError(400, "invalidRequest", "'fields' must be an object.")
@@ -365,5 +372,9 @@ def validated_fields(record: dict[str, Any], values: Any, *, item_id: str | None
         for other_id, other in record["items"].items():
             theirs = other["fields"].get(key)
             if other_id != item_id and theirs is not None and unique_form(theirs) == mine:
-                raise ApiError(409, "invalidRequest", DUPLICATE_MESSAGE)
+                raise ApiError(
+                    duplicate_status,
+                    "generalException" if duplicate_status >= 500 else "nameAlreadyExists",
+                    DUPLICATE_FIELD_MESSAGE.format(fields=key),
+                )
     return changes

@@ -105,6 +105,7 @@ class Sandbox:
             log_inner=self._log_inner,
             base_url=lambda: self.url,
         )
+        self.ctx.extras["faults"] = self.faults
         self._ca = self._load_or_make_ca()
         self._register_routes()
 
@@ -186,6 +187,7 @@ class Sandbox:
     def reset(self) -> None:
         """Back to the freshly seeded tenant (same ids for apps and users), empty log."""
         from automation.sandbox import seed
+        from automation.sandbox.routes import batch
 
         with self.tenant.lock:
             keep = self.tenant.data.get("seed")
@@ -193,6 +195,7 @@ class Sandbox:
             seed.seed_tenant(self.tenant, self.workdir, previous=keep)
             self.tenant.save()
         self.faults.configure({})
+        self.ctx.extras["batch_order"].seed(batch.SHUFFLE_SEED)
         self.clear_log()
         self.static.clear()
         self.handler_errors.clear()

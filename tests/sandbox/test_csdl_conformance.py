@@ -639,7 +639,12 @@ def scenario_batch(r: Recorder, plan_id: str) -> None:
         json={
             "requests": [
                 {"id": "1", "method": "GET", "url": f"/users/{mailbox}"},
-                {"id": "2", "method": "GET", "url": f"planner/plans/{plan_id}/tasks"},
+                {
+                    "id": "2",
+                    "method": "GET",
+                    "url": f"planner/plans/{plan_id}/tasks",
+                    "dependsOn": ["1"],
+                },
                 {
                     "id": "3",
                     "method": "GET",

@@ -23,8 +23,12 @@ Behaviour worth knowing:
 * Items carry eTags ``"{GUID},n"``; every change bumps ``n``. ``If-Match`` (or ``*``) is honoured
   on PATCH and DELETE; a stale one answers 412 with code ``resourceModified`` (a code from
   Graph's documented list; real SharePoint wording varies).
-* A duplicate value in a column with ``enforceUniqueValues`` answers 409 ``invalidRequest``
-  with SharePoint's "duplicate values were found" message, on create and on update.
+* A duplicate value in a column with ``enforceUniqueValues`` answers 500 ``generalException``
+  with SharePoint's SPDuplicateValuesFoundException message (Graph's status is undocumented);
+  ``duplicate_status: 409`` in the fault plan gives 409 instead. See docs/sandbox-rules.md.
+* Hidden columns: their values are left out of ``fields`` unless ``$select`` names them, and
+  their definitions out of ``GET …/columns`` unless ``$select`` names ``hidden``.
+* A listItem's ``webUrl`` is ``…/Lists/<list>/<id>_.000``, as Graph returns it.
 * Delta tokens are opaque; :func:`expire_delta_tokens` invalidates every token of a list, after
   which they answer 410 ``resyncRequired`` (innerError code ``resyncChangesApplyDifferences``)
   with a ``Location`` header holding a fresh delta URL.
@@ -80,6 +84,7 @@ from automation.sandbox.list_items import (
     record_change,
     resolve_token,
     shape_item,
+    visible_fields,
 )
 from automation.sandbox.list_schema import (
     DUPLICATE_MESSAGE,
@@ -394,7 +399,13 @@ def get_list(ctx: SandboxContext, request: Request) -> Response:
 def get_columns(ctx: SandboxContext, request: Request) -> Response:
     _site, record = list_of(ctx, request)
     select = request.query.get("$select", request.query.get("select"))
-    columns = [select_fields(col, select) for col in record["columns"]]
+    # columnDefinition page: hidden definitions are listed only when $select names "hidden".
+    show_hidden = "hidden" in {part.strip() for part in (select or "").split(",")}
+    columns = [
+        select_fields(col, select)
+        for col in record["columns"]
+        if show_hidden or not col.get("hidden")
+    ]
     return collection_response(request, columns)
 
 
@@ -503,7 +514,9 @@ def create_item(ctx: SandboxContext, request: Request) -> Response:
                 "invalidRequest",
                 f"The property '{key}' does not exist on type 'microsoft.graph.listItem'.",
             )
-    changes = validated_fields(record, body.get("fields", {}), item_id=None)
+    changes = validated_fields(
+        record, body.get("fields", {}), item_id=None, duplicate_status=_duplicate_status(ctx)
+    )
     actor, lookup = _actor(tenant, request, site["id"])
     item_id = str(record["next_id"])
     record["next_id"] = int(record["next_id"]) + 1
@@ -523,8 +536,13 @@ def create_item(ctx: SandboxContext, request: Request) -> Response:
     record["items"][item_id] = item
     record_change(record, item_id, when)
     view = item_view(record, item)
-    view["fields"] = fields_view(record, item)
+    view["fields"] = visible_fields(record, item, None)
     return json_response(201, view, {"ETag": item_etag(item)})
+
+
+def _duplicate_status(ctx: SandboxContext) -> int:
+    faults = ctx.extras.get("faults")
+    return int(getattr(getattr(faults, "plan", None), "duplicate_status", 500))
 
 
 def get_item(ctx: SandboxContext, request: Request) -> Response:
@@ -540,7 +558,7 @@ def get_item_fields(ctx: SandboxContext, request: Request) -> Response:
     _site, record = list_of(ctx, request)
     item = find_item(record, request.params["item_id"])
     select = request.query.get("$select", request.query.get("select"))
-    view = select_fields(fields_view(record, item), select)
+    view = visible_fields(record, item, select)
     return json_response(200, view, {"ETag": item_etag(item)})
 
 
@@ -552,7 +570,9 @@ def apply_update(
     _require_role(request, WRITE_ROLES)
     item = find_item(record, request.params["item_id"])
     check_if_match(request, item)
-    changes = validated_fields(record, values, item_id=item["id"])
+    changes = validated_fields(
+        record, values, item_id=item["id"], duplicate_status=_duplicate_status(ctx)
+    )
     actor, lookup = _actor(tenant, request, site["id"])
     when = now_iso()
     for key, value in changes.items():
@@ -570,7 +590,7 @@ def apply_update(
 
 def update_item_fields(ctx: SandboxContext, request: Request) -> Response:
     record, item = apply_update(ctx, request, request.json_object())
-    return json_response(200, fields_view(record, item), {"ETag": item_etag(item)})
+    return json_response(200, visible_fields(record, item, None), {"ETag": item_etag(item)})
 
 
 def update_item(ctx: SandboxContext, request: Request) -> Response:
@@ -582,7 +602,7 @@ def update_item(ctx: SandboxContext, request: Request) -> Response:
             )
     record, item = apply_update(ctx, request, body.get("fields", {}))
     view = item_view(record, item)
-    view["fields"] = fields_view(record, item)
+    view["fields"] = visible_fields(record, item, None)
     return json_response(200, view, {"ETag": item_etag(item)})
 
 
