@@ -520,6 +520,19 @@ def scenario_sites(r: Recorder) -> None:
     changes = r.call("GET", latest["@odata.deltaLink"]).json()
     assert [change["id"] for change in changes["value"]] == [item["id"]]
     r.call("GET", f"{base}/items/delta()?$expand=fields")
+    grants = f"/sites/{site_id}/permissions"
+    granted = r.call(
+        "POST",
+        grants,
+        json={
+            "roles": ["read"],
+            "grantedToIdentities": [
+                {"application": {"id": r.raw.info["client_id"], "displayName": "Scenario"}}
+            ],
+        },
+    ).json()
+    r.call("GET", grants)
+    r.call("GET", f"{grants}/{granted['id']}")
 
 
 def scenario_drive(r: Recorder, prefix: str, tag: str) -> None:
@@ -659,7 +672,7 @@ def scenario_batch(r: Recorder, plan_id: str) -> None:
 def test_answer_bodies_use_only_csdl_property_names(raw: RawGraph, model: Csdl) -> None:
     granted = raw.session.put(
         f"{raw.sandbox.url}/_sandbox/apps/{raw.info['client_id']}/roles",
-        json={"roles": [*APP_ROLES, "Group.Read.All"]},
+        json={"roles": [*APP_ROLES, "Group.Read.All", "Sites.FullControl.All"]},
         timeout=10,
     )
     assert granted.status_code == 204

@@ -9,7 +9,8 @@ leave the sandbox. Supported: drive lookup, items by id or ``root:/path:``, chil
 folder creation with ``@microsoft.graph.conflictBehavior``, simple upload (201 new / 200
 replaced), upload sessions on a pre-authenticated ``/_upload/drive/...`` URL (320 KiB
 fragments, in order), downloads and ``?format=pdf`` as a 302 to a short-lived
-``/_upload/download/<token>`` URL, and delete.
+``/_upload/download/<token>`` URL on another host name than Graph's (``localhost`` when Graph
+is ``127.0.0.1``) that refuses a bearer token, and delete.
 
 Who edits: the application that owns the token, or a person named in the sandbox-only
 header ``X-Sandbox-Acting-User`` (user id or UPN), e.g. a member of staff saving in Word.
@@ -29,7 +30,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from automation.sandbox.framework import (
     ApiError,
@@ -44,6 +45,7 @@ from automation.sandbox.framework import (
     select_fields,
 )
 from automation.sandbox.pdf import PdfConversionError, docx_text, text_to_pdf
+from automation.sandbox.site_access import Access, require_access
 
 if TYPE_CHECKING:
     from automation.sandbox.server import SandboxContext
@@ -85,18 +87,6 @@ DOWNLOAD_SECONDS = 300.0
 CONFLICT_BEHAVIOURS = frozenset({"fail", "replace", "rename"})
 CONFLICT_PARAM = "@microsoft.graph.conflictBehavior"
 
-READ_ROLES = frozenset(
-    {
-        "Sites.Selected",
-        "Sites.Read.All",
-        "Sites.ReadWrite.All",
-        "Sites.Manage.All",
-        "Sites.FullControl.All",
-        "Files.Read.All",
-        "Files.ReadWrite.All",
-    }
-)
-WRITE_ROLES = READ_ROLES - {"Sites.Read.All", "Files.Read.All"}
 
 # Sources that v1.0 converts to PDF; the sandbox renders the text of the first group.
 TEXT_SOURCES = frozenset({"txt", "csv", "md"})
@@ -165,10 +155,16 @@ def _mime_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def _require_role(request: Request, *, write: bool) -> None:
-    allowed = WRITE_ROLES if write else READ_ROLES
-    if not allowed.intersection(request.roles):
-        raise ApiError(403, "accessDenied", "Access denied")
+def _require_role(ctx: SandboxContext, request: Request, *, write: bool) -> None:
+    """403 unless the app reaches the site of the addressed drive (Sites.* / Files.* roles
+    tenant-wide, or a Sites.Selected grant on that site)."""
+    store = DriveStore(ctx.tenant)
+    if "drive_id" in request.params:
+        site_id = store.drive(request.params["drive_id"]).get("site_id")
+        site = store.site(str(site_id)) if site_id else {}
+    else:
+        site = store.site(request.params["site_id"])
+    require_access(site, request, Access.WRITE if write else Access.READ, files=True)
 
 
 def _check_name(name: str) -> str:
@@ -576,7 +572,7 @@ def item_response(
 # drives ---------------------------------------------------------------------------
 def get_site_drive(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=False)
+    _require_role(ctx, request, write=False)
     drive_id = store.drive_id_for(request)
     body = select_fields(store.drive_json(store.drive(drive_id)), request.query.get("$select"))
     return json_response(200, body)
@@ -584,7 +580,7 @@ def get_site_drive(ctx: SandboxContext, request: Request) -> Response:
 
 def list_site_drives(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=False)
+    _require_role(ctx, request, write=False)
     drives = [store.drive_json(d) for d in store.site_drives(request.params["site_id"])]
     select = request.query.get("$select")
     return collection_response(request, [select_fields(d, select) for d in drives])
@@ -592,7 +588,7 @@ def list_site_drives(ctx: SandboxContext, request: Request) -> Response:
 
 def get_drive(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=False)
+    _require_role(ctx, request, write=False)
     body = store.drive_json(store.drive(request.params["drive_id"]))
     return json_response(200, select_fields(body, request.query.get("$select")))
 
@@ -608,7 +604,7 @@ def addressed(ctx: SandboxContext, request: Request) -> dict[str, Any]:
 
 def get_item(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=False)
+    _require_role(ctx, request, write=False)
     record = addressed(ctx, request)
     if _not_modified(request, store, record):
         return empty_response(304)
@@ -617,7 +613,7 @@ def get_item(ctx: SandboxContext, request: Request) -> Response:
 
 def list_children(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=False)
+    _require_role(ctx, request, write=False)
     record = addressed(ctx, request)
     if not record.get("_folder"):
         raise ApiError(400, "invalidRequest", "The item is not a folder.")
@@ -628,7 +624,7 @@ def list_children(ctx: SandboxContext, request: Request) -> Response:
 
 def create_child(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=True)
+    _require_role(ctx, request, write=True)
     parent = addressed(ctx, request)
     if not parent.get("_folder"):
         raise ApiError(400, "invalidRequest", "The parent item is not a folder.")
@@ -655,7 +651,7 @@ def create_child(ctx: SandboxContext, request: Request) -> Response:
 
 def delete_item(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=True)
+    _require_role(ctx, request, write=True)
     record = addressed(ctx, request)
     if not record.get("_parent"):
         raise ApiError(403, "accessDenied", "The root of a drive cannot be deleted.")
@@ -667,7 +663,7 @@ def delete_item(ctx: SandboxContext, request: Request) -> Response:
 # simple upload ---------------------------------------------------------------------
 def put_content(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=True)
+    _require_role(ctx, request, write=True)
     drive_id = store.drive_id_for(request)
     conflict = _conflict_value(request.query.get(CONFLICT_PARAM), "replace")
     if len(request.body) > SIMPLE_UPLOAD_LIMIT:
@@ -717,7 +713,7 @@ def put_content(ctx: SandboxContext, request: Request) -> Response:
 # upload sessions -------------------------------------------------------------------
 def create_session(ctx: SandboxContext, request: Request) -> Response:
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=True)
+    _require_role(ctx, request, write=True)
     drive_id = store.drive_id_for(request)
     body = request.json_object() if request.body.strip() else {}
     item = body.get("item") or {}
@@ -871,7 +867,7 @@ def downloads(ctx: SandboxContext) -> dict[str, Any]:
 def get_content(ctx: SandboxContext, request: Request) -> Response:
     tenant = ctx.tenant
     store = DriveStore(ctx.tenant)
-    _require_role(request, write=False)
+    _require_role(ctx, request, write=False)
     record = addressed(ctx, request)
     if record.get("_folder"):
         raise ApiError(400, "invalidRequest", "A folder has no content to download.")
@@ -893,7 +889,7 @@ def get_content(ctx: SandboxContext, request: Request) -> Response:
         entry["mime"] = "application/pdf"
         tenant.put_blob(entry["blob"], pdf)
     downloads(ctx)[token] = entry
-    return empty_response(302, {"Location": f"{request.base_url}/_upload/download/{token}"})
+    return empty_response(302, {"Location": f"{ctx.download_url()}/_upload/download/{token}"})
 
 
 def to_pdf(ctx: SandboxContext, record: dict[str, Any]) -> bytes:
@@ -920,6 +916,16 @@ def to_pdf(ctx: SandboxContext, record: dict[str, Any]) -> bytes:
 def serve_download(ctx: SandboxContext, request: Request) -> Response:
     tenant = ctx.tenant
     store = DriveStore(ctx.tenant)
+    # A pre-authenticated URL "does not require an Authorization header"; SharePoint refuses
+    # one it did not issue for this URL (driveitem-get-content page), so a client that sends
+    # its Graph bearer along is caught here.
+    if "authorization" in request.headers:
+        raise ApiError(
+            401, "unauthenticated", "A pre-authenticated URL takes no Authorization header."
+        )
+    host = request.headers.get("host", "").rsplit(":", 1)[0]
+    if host != urlsplit(ctx.download_url()).hostname:
+        raise ApiError(404, "itemNotFound", "Downloads are served on the file host only.")
     entry = downloads(ctx).get(request.params["token"])
     if not isinstance(entry, dict):
         raise ApiError(401, "unauthenticated", "The download URL is invalid or has expired.")

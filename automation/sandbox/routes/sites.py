@@ -40,10 +40,10 @@ items): the change is made *as that user*, as if edited in SharePoint — ``crea
 the application's: ``{"application": {"id": <client id>, "displayName": null}}`` and lookup id
 ``1073741822`` (SharePoint's "SharePoint App" user).
 
-App roles: reads need one of the Sites.* roles; item writes need Sites.ReadWrite.All,
-Sites.Manage.All, Sites.FullControl.All or Sites.Selected; list and column writes need
-Sites.Manage.All, Sites.FullControl.All or Sites.Selected (Sites.Selected is treated as granted
-on every site: the sandbox does not model per-site grants here).
+App roles (:mod:`automation.sandbox.site_access`): reads need Sites.Read.All or higher, item
+writes Sites.ReadWrite.All or higher, list and column writes Sites.Manage.All or higher; an app
+with Sites.Selected reaches only the sites granted to it through ``POST
+/sites/{id}/permissions`` (read / write / owner or fullcontrol for lists and columns).
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ from automation.sandbox.list_schema import (
     validated_fields,
 )
 from automation.sandbox.odata import comparison_paths
+from automation.sandbox.site_access import Access, require_access
 from automation.sandbox.state import Tenant
 
 if TYPE_CHECKING:
@@ -107,20 +108,6 @@ if TYPE_CHECKING:
 ACTING_USER_HEADER = "X-Sandbox-Acting-User"
 APP_LOOKUP_ID = "1073741822"
 FIRST_USER_LOOKUP_ID = 10
-
-READ_ROLES = frozenset(
-    {
-        "Sites.Read.All",
-        "Sites.ReadWrite.All",
-        "Sites.Manage.All",
-        "Sites.FullControl.All",
-        "Sites.Selected",
-    }
-)
-WRITE_ROLES = frozenset(
-    {"Sites.ReadWrite.All", "Sites.Manage.All", "Sites.FullControl.All", "Sites.Selected"}
-)
-MANAGE_ROLES = frozenset({"Sites.Manage.All", "Sites.FullControl.All", "Sites.Selected"})
 
 SITE_INTERNAL_KEYS = frozenset({"hostname", "path", "drive_id"})
 
@@ -154,11 +141,6 @@ def _lists(tenant: Tenant) -> dict[str, Any]:
     lists = _store(tenant)["lists"]
     assert isinstance(lists, dict)
     return lists
-
-
-def _require_role(request: Request, allowed: frozenset[str]) -> None:
-    if not allowed.intersection(request.roles):
-        raise ApiError(403, "accessDenied", "Access denied")
 
 
 def _find_site(tenant: Tenant, site_id: str) -> dict[str, Any]:
@@ -266,16 +248,18 @@ def _actor(tenant: Tenant, request: Request, site_id: str) -> tuple[dict[str, An
 # -- delta tokens ----------------------------------------------------------------------------
 
 
-def site_of(ctx: SandboxContext, request: Request) -> dict[str, Any]:
-    tenant = ctx.tenant
-    _require_role(request, READ_ROLES)
-    return _find_site(tenant, request.params["site_id"])
+def site_of(ctx: SandboxContext, request: Request, need: Access = Access.READ) -> dict[str, Any]:
+    """The addressed site, if the app reaches it at level ``need`` (else 403)."""
+    site = _find_site(ctx.tenant, request.params["site_id"])
+    require_access(site, request, need)
+    return site
 
 
-def list_of(ctx: SandboxContext, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
-    tenant = ctx.tenant
-    site = site_of(ctx, request)
-    return site, _find_list(tenant, site, request.params["list_id"])
+def list_of(
+    ctx: SandboxContext, request: Request, need: Access = Access.READ
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    site = site_of(ctx, request, need)
+    return site, _find_list(ctx.tenant, site, request.params["list_id"])
 
 
 def list_url(request: Request, record: dict[str, Any]) -> str:
@@ -285,7 +269,6 @@ def list_url(request: Request, record: dict[str, Any]) -> str:
 # sites ------------------------------------------------------------------------------
 def site_by_path(ctx: SandboxContext, request: Request) -> Response:
     tenant = ctx.tenant
-    _require_role(request, READ_ROLES)
     hostname = request.params["hostname"].lower()
     path = request.params["site_path"].removesuffix(":")
     if ":" in path:
@@ -294,6 +277,7 @@ def site_by_path(ctx: SandboxContext, request: Request) -> Response:
     for site in tenant.table("sites").values():
         same_host = str(site.get("hostname", "")).lower() == hostname
         if same_host and str(site.get("path", "")).rstrip("/").lower() == path.lower():
+            require_access(site, request, Access.READ)
             return json_response(200, _site_view(site))
     raise ApiError(404, "itemNotFound", "Requested site could not be found")
 
@@ -317,8 +301,7 @@ def get_lists(ctx: SandboxContext, request: Request) -> Response:
 
 def create_list(ctx: SandboxContext, request: Request) -> Response:
     tenant = ctx.tenant
-    site = site_of(ctx, request)
-    _require_role(request, MANAGE_ROLES)
+    site = site_of(ctx, request, Access.MANAGE)
     body = request.json_object()
     for key in body:
         if key not in LIST_CREATE_PROPERTIES and not key.startswith("@"):
@@ -410,8 +393,7 @@ def get_columns(ctx: SandboxContext, request: Request) -> Response:
 
 
 def create_column(ctx: SandboxContext, request: Request) -> Response:
-    _site, record = list_of(ctx, request)
-    _require_role(request, MANAGE_ROLES)
+    _site, record = list_of(ctx, request, Access.MANAGE)
     column = new_column(request.json_object(), record["columns"])
     record["columns"].append(column)
     record["version"] = int(record["version"]) + 1
@@ -425,8 +407,7 @@ def get_column(ctx: SandboxContext, request: Request) -> Response:
 
 
 def update_column(ctx: SandboxContext, request: Request) -> Response:
-    _site, record = list_of(ctx, request)
-    _require_role(request, MANAGE_ROLES)
+    _site, record = list_of(ctx, request, Access.MANAGE)
     column = find_column(record, request.params["column_id"])
     body = request.json_object()
     updated = dict(column)
@@ -504,8 +485,7 @@ def list_items(ctx: SandboxContext, request: Request) -> Response:
 
 def create_item(ctx: SandboxContext, request: Request) -> Response:
     tenant = ctx.tenant
-    site, record = list_of(ctx, request)
-    _require_role(request, WRITE_ROLES)
+    site, record = list_of(ctx, request, Access.WRITE)
     body = request.json_object()
     for key in body:
         if key not in ("fields", "contentType") and not key.startswith("@"):
@@ -566,8 +546,7 @@ def apply_update(
     ctx: SandboxContext, request: Request, values: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     tenant = ctx.tenant
-    site, record = list_of(ctx, request)
-    _require_role(request, WRITE_ROLES)
+    site, record = list_of(ctx, request, Access.WRITE)
     item = find_item(record, request.params["item_id"])
     check_if_match(request, item)
     changes = validated_fields(
@@ -607,8 +586,7 @@ def update_item(ctx: SandboxContext, request: Request) -> Response:
 
 
 def delete_item(ctx: SandboxContext, request: Request) -> Response:
-    _site, record = list_of(ctx, request)
-    _require_role(request, WRITE_ROLES)
+    _site, record = list_of(ctx, request, Access.WRITE)
     item = find_item(record, request.params["item_id"])
     check_if_match(request, item)
     del record["items"][item["id"]]
