@@ -104,6 +104,56 @@ def shape_item(
     return view
 
 
+def record_version(item: dict[str, Any]) -> None:
+    """Keep the item as it is now as its newest version (after every create and write).
+
+    listItemVersion page: each version has its ``id`` ("1.0", "2.0", …), ``lastModifiedBy``,
+    ``lastModifiedDateTime`` and its ``fields``, so who set a value can be read back from the
+    history even when someone (or the app) wrote the item afterwards.
+    """
+    item.setdefault("versions", []).append(
+        {
+            "version": int(item["version"]),
+            "modified": item["modified"],
+            "lastModifiedBy": item["lastModifiedBy"],
+            "editor": item["editor"],
+            "fields": dict(item["fields"]),
+        }
+    )
+
+
+def item_versions(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The item's versions, newest first (as the versions collection lists them)."""
+    return list(reversed(item.get("versions") or []))
+
+
+def version_view(
+    record: dict[str, Any],
+    item: dict[str, Any],
+    version: dict[str, Any],
+    *,
+    expand: bool,
+    fields_select: str | None,
+) -> dict[str, Any]:
+    """One listItemVersion; ``fields`` (hidden-column rule included) only when expanded."""
+    view: dict[str, Any] = {
+        "id": f"{version['version']}.0",
+        "lastModifiedBy": version["lastModifiedBy"],
+        "lastModifiedDateTime": version["modified"],
+    }
+    if expand:
+        then = {
+            **item,
+            "version": version["version"],
+            "modified": version["modified"],
+            "lastModifiedBy": version["lastModifiedBy"],
+            "editor": version["editor"],
+            "fields": version["fields"],
+        }
+        view["fields"] = visible_fields(record, then, fields_select)
+    return view
+
+
 def visible_fields(
     record: dict[str, Any], item: dict[str, Any], select: str | None
 ) -> dict[str, Any]:

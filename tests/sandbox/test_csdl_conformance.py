@@ -517,6 +517,8 @@ def scenario_sites(r: Recorder) -> None:
     r.call("GET", f"{base}/items/{item['id']}/fields")
     r.call("PATCH", f"{base}/items/{item['id']}/fields", json={"Stage": "Drafting"})
     r.call("PATCH", f"{base}/items/{item['id']}", json={"fields": {"Stage": "Triage"}})
+    r.call("GET", f"{base}/items/{item['id']}/versions?$expand=fields")
+    r.call("GET", f"{base}/items/{item['id']}/versions/1.0?$expand=fields")
     changes = r.call("GET", latest["@odata.deltaLink"]).json()
     assert [change["id"] for change in changes["value"]] == [item["id"]]
     r.call("GET", f"{base}/items/delta()?$expand=fields")

@@ -607,3 +607,57 @@ def test_expired_token_mid_enumeration_is_410(raw: RawGraph) -> None:
     add_item(raw, site_id, other_list, PublicationKey="x")
     foreign = fresh["@odata.nextLink"].replace(list_id, other_list)
     assert raw.call("GET", foreign).status_code == 410  # a token is only good for its list
+
+
+# -- versions --------------------------------------------------------------------------------
+def test_every_write_adds_a_version_with_its_editor_newest_first(raw: RawGraph) -> None:
+    # listItemVersion page: id, lastModifiedBy, lastModifiedDateTime, fields (expandable).
+    site_id, list_id = make_list(raw)
+    url = f"/sites/{site_id}/lists/{list_id}/items"
+    assert (
+        raw.call(
+            "POST",
+            f"/sites/{site_id}/lists/{list_id}/columns",
+            json={"name": "S55Mail", "text": {}, "hidden": True},
+        ).status_code
+        == 201
+    )
+    item = add_item(raw, site_id, list_id, PublicationKey="k1", Status="PCC approval")
+    pcc = seed.user_email("pcc")
+    approved = raw.call(
+        "PATCH",
+        f"{url}/{item['id']}/fields",
+        json={"Status": "Approved"},
+        headers={"X-Sandbox-Acting-User": pcc},
+    )
+    assert approved.status_code == 200
+    # The app writes afterwards: lastModifiedBy is now the app, the history keeps the PCC.
+    later = raw.call(
+        "PATCH", f"{url}/{item['id']}", json={"fields": {"S55Mail": "sent", "Recommendations": 2}}
+    )
+    assert later.status_code == 200
+    assert "application" in later.json()["lastModifiedBy"]
+    plain = raw.call("GET", f"{url}/{item['id']}/versions").json()["value"]
+    assert [v["id"] for v in plain] == ["3.0", "2.0", "1.0"]
+    assert all("fields" not in v for v in plain)
+    assert [next(iter(v["lastModifiedBy"])) for v in plain] == [
+        "application",
+        "user",
+        "application",
+    ]
+    assert plain[1]["lastModifiedBy"]["user"]["email"] == pcc
+    assert plain[0]["lastModifiedDateTime"] >= plain[1]["lastModifiedDateTime"]
+    expanded = raw.call("GET", f"{url}/{item['id']}/versions?$expand=fields").json()["value"]
+    assert [v["fields"]["Status"] for v in expanded] == ["Approved", "Approved", "PCC approval"]
+    assert [v["fields"].get("Recommendations") for v in expanded] == [2, None, None]
+    first_approved = next(v for v in reversed(expanded) if v["fields"]["Status"] == "Approved")
+    assert first_approved["lastModifiedBy"]["user"]["email"] == pcc
+    # Hidden columns follow the fieldValueSet rule in versions too.
+    assert "S55Mail" not in expanded[0]["fields"]
+    chosen = raw.call(
+        "GET", f"{url}/{item['id']}/versions?$expand=fields($select=Status,S55Mail)"
+    ).json()["value"]
+    assert chosen[0]["fields"]["S55Mail"] == "sent"
+    one = raw.call("GET", f"{url}/{item['id']}/versions/2.0?expand=fields").json()
+    assert (one["id"], one["fields"]["Status"]) == ("2.0", "Approved")
+    assert raw.call("GET", f"{url}/{item['id']}/versions/9.0").status_code == 404

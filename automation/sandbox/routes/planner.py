@@ -12,6 +12,8 @@ Behaviour follows graph.md §4: ``If-Match`` is required on PATCH/DELETE (400 wi
 when stale), ``Prefer: return=representation`` turns a 204 into 200 + the resource, open-type
 values (assignments, checklist items, references) need ``@odata.type``, the service replaces
 client order hints, and ``percentComplete`` 100 sets ``completedDateTime``/``completedBy``.
+A reference's ``type`` must be one of the documented PowerPoint, Word, Excel, Other (400
+otherwise: stricter than Microsoft, whose enforcement is unverified).
 
 The sandbox-only header ``X-Sandbox-Acting-User: <user id or UPN>`` makes a change look as if
 a person made it in the Planner app (``createdBy``/``completedBy``/``lastModifiedBy`` name
@@ -50,6 +52,9 @@ ACTING_USER_HEADER = "X-Sandbox-Acting-User"
 READ_ROLES = frozenset({"Tasks.Read.All", "Tasks.ReadWrite.All"})
 WRITE_ROLES = frozenset({"Tasks.ReadWrite.All"})
 VERSION_KEY = "etag_version"
+# plannerExternalReference page: "Types include: PowerPoint, Word, Excel, Other". Whether
+# Planner refuses others (e.g. "Pdf") is unverified; the sandbox does, to be safe.
+REFERENCE_TYPES = frozenset({"PowerPoint", "Word", "Excel", "Other"})
 PREVIEW_TYPES = frozenset({"automatic", "noPreview", "checklist", "description", "reference"})
 MAX_ASSIGNEES = 20
 MAX_CHECKLIST_ITEMS = 20
@@ -475,6 +480,11 @@ def _apply_references(
                 if item[name] is not None and not isinstance(item[name], str):
                     raise bad_request(f"Reference '{key}': '{name}' must be a string.")
                 entry[name] = item[name]
+        if entry.get("type") is not None and entry["type"] not in REFERENCE_TYPES:
+            raise bad_request(
+                f"Reference '{key}': type '{entry['type']}' is not one of "
+                f"{', '.join(sorted(REFERENCE_TYPES))}."
+            )
         entry.setdefault("alias", None)
         entry.setdefault("type", None)
         if "previewPriority" in item:

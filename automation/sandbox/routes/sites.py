@@ -14,7 +14,8 @@ Served (Graph v1.0 shapes):
 * ``GET|POST …/items`` (``$expand=fields``, ``expand=fields(select=A,B)``, ``$filter`` on
   ``fields/X`` with ``eq ne gt ge lt le and or``, ``$orderby=fields/X [desc]``, ``$select``,
   ``$top`` with ``@odata.nextLink``); ``GET|PATCH|DELETE …/items/{item-id}``; ``GET|PATCH
-  …/items/{item-id}/fields``; ``GET …/items/delta``.
+  …/items/{item-id}/fields``; ``GET …/items/delta``; ``GET …/items/{item-id}/versions`` and
+  ``…/versions/{version-id}`` (newest first; ``$expand=fields`` gives each version's values).
 
 Behaviour worth knowing:
 
@@ -76,14 +77,17 @@ from automation.sandbox.list_items import (
     find_item,
     item_etag,
     item_predicate,
+    item_versions,
     item_view,
     list_predicate,
     parse_expand,
     parse_expand_text,
     parse_list_filter,
     record_change,
+    record_version,
     resolve_token,
     shape_item,
+    version_view,
     visible_fields,
 )
 from automation.sandbox.list_schema import (
@@ -514,6 +518,7 @@ def create_item(ctx: SandboxContext, request: Request) -> Response:
         "fields": {key: value for key, value in changes.items() if value is not None},
     }
     record["items"][item_id] = item
+    record_version(item)
     record_change(record, item_id, when)
     view = item_view(record, item)
     view["fields"] = visible_fields(record, item, None)
@@ -532,6 +537,29 @@ def get_item(ctx: SandboxContext, request: Request) -> Response:
     select = request.query.get("$select", request.query.get("select"))
     view = shape_item(record, item, expand=expand, fields_select=fields_select, select=select)
     return json_response(200, view, {"ETag": item_etag(item)})
+
+
+def list_versions(ctx: SandboxContext, request: Request) -> Response:
+    _site, record = list_of(ctx, request)
+    item = find_item(record, request.params["item_id"])
+    expand, fields_select = parse_expand(request)
+    views = [
+        version_view(record, item, version, expand=expand, fields_select=fields_select)
+        for version in item_versions(item)
+    ]
+    return collection_response(request, views)
+
+
+def get_version(ctx: SandboxContext, request: Request) -> Response:
+    _site, record = list_of(ctx, request)
+    item = find_item(record, request.params["item_id"])
+    expand, fields_select = parse_expand(request)
+    wanted = request.params["version_id"]
+    for version in item_versions(item):
+        if f"{version['version']}.0" == wanted:
+            view = version_view(record, item, version, expand=expand, fields_select=fields_select)
+            return json_response(200, view)
+    raise ApiError(404, "itemNotFound", "The version could not be found.")
 
 
 def get_item_fields(ctx: SandboxContext, request: Request) -> Response:
@@ -563,6 +591,7 @@ def apply_update(
     item["modified"] = when
     item["lastModifiedBy"] = actor
     item["editor"] = lookup
+    record_version(item)
     record_change(record, item["id"], when)
     return record, item
 
@@ -693,3 +722,6 @@ def register(ctx: SandboxContext) -> None:
     add("GET", item, bind(get_item, ctx), returns=li)
     add("PATCH", item, bind(update_item, ctx), returns=li)
     add("DELETE", item, bind(delete_item, ctx))
+    liv = "microsoft.graph.listItemVersion"
+    add("GET", f"{item}/versions", bind(list_versions, ctx), returns=liv, collection=True)
+    add("GET", f"{item}/versions/{{version-id}}", bind(get_version, ctx), returns=liv)
