@@ -70,6 +70,7 @@ class SandboxContext:
     base_url: Callable[[], str]
     # Where pre-authenticated downloads live: another host name than Graph's, as on a tenant.
     download_url: Callable[[], str]
+    faults: Faults
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,8 +108,8 @@ class Sandbox:
             log_inner=self._log_inner,
             base_url=lambda: self.url,
             download_url=lambda: self.download_url,
+            faults=self.faults,
         )
-        self.ctx.extras["faults"] = self.faults
         self._ca = self._load_or_make_ca()
         self._register_routes()
 

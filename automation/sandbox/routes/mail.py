@@ -11,6 +11,11 @@ with ``saveToSentItems`` false, is appended to ``tenant.data["delivered"]`` and 
 (:func:`delivered`, :func:`message_mime`). A per-mailbox restriction in the style of an
 Exchange application access policy is switched with :func:`deny_mailbox`/:func:`allow_mailbox`.
 
+Sent Items lag (fault ``sent_items_delay``, off by default): a sent message reaches Sent Items
+only that many seconds after the 202; meanwhile it is nowhere (``sent_items_lag:
+"invisible"``) or in the Outbox, listed by ``/messages`` but not by ``mailFolders/SentItems``
+(``"outbox"``). Delivery to the recipients is not delayed.
+
 Choices where Graph documents no exact answer: contentBytes that is not base64 →
 ``400 RequestBodyRead`` (an OData binary that cannot be read); an inline attachment of 3 MB
 or more, or a JSON request body over 4 MB → ``413 RequestEntityTooLarge``; recipients are
@@ -28,6 +33,7 @@ import email.utils
 import mimetypes
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -670,8 +676,34 @@ def message_json(
     return out
 
 
+def after_send(ctx: SandboxContext, message: dict[str, Any]) -> None:
+    """File a message just sent: in Sent Items now, or after the configured lag."""
+    plan = ctx.faults.plan
+    if plan.sent_items_delay <= 0:
+        message["_folder"] = "sentitems"
+        return
+    message["_folder"] = "outbox"
+    message["_due"] = time.time() + plan.sent_items_delay
+    message["_lag"] = plan.sent_items_lag
+
+
+def visible_messages(ctx: SandboxContext, upn: str) -> dict[str, Any]:
+    """The mailbox as a reader sees it now: lagging sends moved once due, hidden ones left out."""
+    now = time.time()
+    shown: dict[str, Any] = {}
+    for message_id, message in messages_of(ctx, upn).items():
+        if message.get("_due") is not None and float(message["_due"]) <= now:
+            message["_folder"] = "sentitems"
+            del message["_due"]
+            message.pop("_lag", None)
+        if message.get("_due") is not None and message.get("_lag") == "invisible":
+            continue
+        shown[message_id] = message
+    return shown
+
+
 def find_message(ctx: SandboxContext, upn: str, message_id: str) -> dict[str, Any]:
-    message = messages_of(ctx, upn).get(message_id)
+    message = visible_messages(ctx, upn).get(message_id)
     if not isinstance(message, dict):
         raise ApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
     return message
@@ -694,9 +726,9 @@ def send_mail(ctx: SandboxContext, request: Request) -> Response:
     save = _bool(body.get("saveToSentItems"), True)
     message = build_message(ctx, raw_message, user, upn, draft=False)
     check_sendable(message)
-    message["parentFolderId"] = folder_id(ctx, upn, "sentitems")
     store_attachments(ctx, message)
     record_delivery(ctx, message)
+    after_send(ctx, message)
     if save:
         messages_of(ctx, upn)[message["id"]] = message
     else:
@@ -784,7 +816,7 @@ def delete_message(ctx: SandboxContext, request: Request) -> Response:
 def list_messages(ctx: SandboxContext, request: Request) -> Response:
     tenant = ctx.tenant
     _, upn = mailbox_for(ctx, request, READ_ROLES)
-    messages = list(messages_of(ctx, upn).values())
+    messages = list(visible_messages(ctx, upn).values())
     if "folder_id" in request.params:
         wanted = request.params["folder_id"].strip()
         folders = tenant.table("mailboxes")[upn]["folders"]
@@ -858,7 +890,7 @@ def send_draft(ctx: SandboxContext, request: Request) -> Response:
     message["receivedDateTime"] = stamp
     message["lastModifiedDateTime"] = stamp
     message["changeKey"] = _change_key()
-    message["_folder"] = "sentitems"
+    after_send(ctx, message)
     record_delivery(ctx, message)
     return empty_response(202)
 

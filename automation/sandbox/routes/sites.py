@@ -526,8 +526,7 @@ def create_item(ctx: SandboxContext, request: Request) -> Response:
 
 
 def _duplicate_status(ctx: SandboxContext) -> int:
-    faults = ctx.extras.get("faults")
-    return int(getattr(getattr(faults, "plan", None), "duplicate_status", 500))
+    return ctx.faults.plan.duplicate_status
 
 
 def get_item(ctx: SandboxContext, request: Request) -> Response:
