@@ -1,4 +1,9 @@
-"""Fault injection: latency, a share of 429s and 503s, and one-off failures on a route."""
+"""Fault injection: Microsoft's failure modes, off by default, switched on by tests or ``--faults``.
+
+Latency, a share of 429s and 503s (throttle storms), one-off failures on a route (``when=
+"after"``: processed, then the answer was lost), the status of a duplicate unique value and
+the Sent Items lag. docs/sandbox-rules.md lists each with its Microsoft source.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ class OneOff:
     code: str = ""
 
 
+SENT_ITEMS_LAG_MODES = frozenset({"invisible", "outbox"})
+
+
 @dataclass(slots=True)
 class FaultPlan:
     """What the sandbox is told to get wrong; applies to Graph and upload routes only."""
@@ -36,6 +44,15 @@ class FaultPlan:
     retry_after: str = "1"
     seed: int | None = None
     one_offs: list[OneOff] = field(default_factory=list)
+    # Status of a duplicate value in a unique column: Graph's is undocumented; SharePoint REST
+    # answers 500 SPDuplicateValuesFoundException (pnp/pnpcore#1280). 409 is the other outcome.
+    duplicate_status: int = 500
+    # Sent Items lag (sendMail page: a 202 "does not indicate that the request processing has
+    # completed"; audit F4): seconds between the 202 and the copy landing in Sent Items.
+    sent_items_delay: float = 0.0
+    # Where the message is meanwhile, undocumented: "invisible" (nowhere in the mailbox) or
+    # "outbox" (listed by /messages in the Outbox, not in mailFolders/SentItems).
+    sent_items_lag: str = "invisible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +88,16 @@ class Faults:
             retry_after=str(settings.get("retry_after", "1")),
             seed=settings.get("seed"),
             one_offs=one_offs,
+            duplicate_status=int(settings.get("duplicate_status", 500)),
+            sent_items_delay=float(settings.get("sent_items_delay", 0.0)),
+            sent_items_lag=str(settings.get("sent_items_lag", "invisible")),
         )
+        if plan.duplicate_status not in {409, 500}:
+            raise ValueError("duplicate_status must be 409 or 500")
+        if plan.sent_items_lag not in SENT_ITEMS_LAG_MODES:
+            raise ValueError("sent_items_lag must be 'invisible' or 'outbox'")
+        if plan.sent_items_delay < 0:
+            raise ValueError("sent_items_delay must be >= 0")
         with self._lock:
             self.plan = plan
             self._rng = random.Random(plan.seed)

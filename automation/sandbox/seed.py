@@ -17,11 +17,13 @@ from cryptography.x509.oid import NameOID
 
 from automation.sandbox import identity
 from automation.sandbox.framework import now_iso
+from automation.sandbox.site_access import grant_site
 from automation.sandbox.state import Tenant
 
 DOMAIN = "opcc.example.org"
 SP_HOSTNAME = "opcc-example.sharepoint.com"
 SITE_PATH = "/sites/OPCC"
+OTHER_SITE_PATH = "/sites/Intranet"
 
 # role -> (local part, display name, job title)
 USERS: dict[str, tuple[str, str, str]] = {
@@ -142,6 +144,23 @@ def seed_tenant(tenant: Tenant, workdir: Path, previous: dict[str, Any] | None =
         "hostname": SP_HOSTNAME,
         "path": SITE_PATH,
         "drive_id": facts["drive_id"],
+    }
+    if "Sites.Selected" in APP_ROLES:
+        # As an administrator would (graph.md §9): Sites.Selected reaches no site ungranted.
+        grant_site(
+            tenant.table("sites")[site_id], facts["client_id"], ["write"], "Section 55 automation"
+        )
+    # A second site the app is not granted: Sites.Selected alone must not reach it.
+    other_id = facts.setdefault("other_site_id", f"{SP_HOSTNAME},{uuid.uuid4()},{uuid.uuid4()}")
+    tenant.table("sites")[other_id] = {
+        "id": other_id,
+        "name": "Intranet",
+        "displayName": "OPCC intranet",
+        "webUrl": f"https://{SP_HOSTNAME}{OTHER_SITE_PATH}",
+        "createdDateTime": created,
+        "lastModifiedDateTime": created,
+        "hostname": SP_HOSTNAME,
+        "path": OTHER_SITE_PATH,
     }
     tenant.table("drives")[facts["drive_id"]] = {
         "id": facts["drive_id"],

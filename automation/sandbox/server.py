@@ -68,6 +68,9 @@ class SandboxContext:
     dispatch: Callable[[Request], Response]
     log_inner: Callable[[Request, Response, float], None]
     base_url: Callable[[], str]
+    # Where pre-authenticated downloads live: another host name than Graph's, as on a tenant.
+    download_url: Callable[[], str]
+    faults: Faults
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +107,8 @@ class Sandbox:
             dispatch=self._dispatch_inner,
             log_inner=self._log_inner,
             base_url=lambda: self.url,
+            download_url=lambda: self.download_url,
+            faults=self.faults,
         )
         self._ca = self._load_or_make_ca()
         self._register_routes()
@@ -145,6 +150,21 @@ class Sandbox:
         return f"https://{self.host}:{self.port}"
 
     @property
+    def download_host(self) -> str:
+        """The other name of this machine, for pre-authenticated download URLs.
+
+        Graph's download redirect goes to a different host than ``graph.microsoft.com``
+        (driveitem-get-content page: a pre-authenticated URL on the file's own host), so a
+        client that keeps Graph's host or its bearer token for it is caught.
+        """
+        return "127.0.0.1" if self.host == "localhost" else "localhost"
+
+    @property
+    def download_url(self) -> str:
+        """``https://localhost:PORT`` (the same port, the other host name)."""
+        return f"https://{self.download_host}:{self.port}"
+
+    @property
     def graph_url(self) -> str:
         """The Graph base URL clients use."""
         return f"{self.url}/v1.0"
@@ -159,7 +179,8 @@ class Sandbox:
                 seed.seed_tenant(self.tenant, self.workdir)
                 self.tenant.save()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._ca.issue_cert(self.host, "localhost").configure_cert(context)
+        # One certificate for both names: Graph's and the download host's.
+        self._ca.issue_cert(self.host, self.download_host).configure_cert(context)
         httpd = ThreadingHTTPServer((self.host, self.requested_port), _make_handler(self))
         httpd.daemon_threads = True
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
@@ -186,6 +207,7 @@ class Sandbox:
     def reset(self) -> None:
         """Back to the freshly seeded tenant (same ids for apps and users), empty log."""
         from automation.sandbox import seed
+        from automation.sandbox.routes import batch
 
         with self.tenant.lock:
             keep = self.tenant.data.get("seed")
@@ -193,6 +215,7 @@ class Sandbox:
             seed.seed_tenant(self.tenant, self.workdir, previous=keep)
             self.tenant.save()
         self.faults.configure({})
+        self.ctx.extras["batch_order"].seed(batch.SHUFFLE_SEED)
         self.clear_log()
         self.static.clear()
         self.handler_errors.clear()

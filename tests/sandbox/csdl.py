@@ -8,10 +8,14 @@ Type names are normalised to full namespaces (``graph.x`` -> ``microsoft.graph.x
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+FACTS = Path(__file__).with_name("graph_facts.json")
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
@@ -174,3 +178,43 @@ def parse(path: Path) -> Csdl:
 def load(path: Path) -> Csdl:
     """Parse once per process."""
     return parse(path)
+
+
+def _type_ref(text: str | None) -> TypeRef | None:
+    if text is None:
+        return None
+    if text.startswith("Collection(") and text.endswith(")"):
+        return TypeRef(text[len("Collection(") : -1], True)
+    return TypeRef(text)
+
+
+def from_facts(path: Path = FACTS) -> Csdl:
+    """The model as committed in the fact file (``tools/derive_graph_facts.py`` writes it)."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    model = Csdl(entity_sets=dict(data["entity_sets"]), singletons=dict(data["singletons"]))
+    for name, entry in data["types"].items():
+        model.types[name] = StructuredType(
+            name=name,
+            kind=entry["kind"],
+            base=entry["base"],
+            open=entry["open"],
+            properties={k: TypeRef(*_split(v)) for k, v in entry["properties"].items()},
+            navigation={k: TypeRef(*_split(v)) for k, v in entry["navigation"].items()},
+        )
+    for name, ops in data["operations"].items():
+        model.operations[name] = [
+            Operation(
+                name=name,
+                kind=op["kind"],
+                binding=TypeRef(*_split(op["binding"])),
+                returns=_type_ref(op["returns"]),
+            )
+            for op in ops
+        ]
+    return model
+
+
+def _split(text: str) -> tuple[str, bool]:
+    ref = _type_ref(text)
+    assert ref is not None
+    return ref.name, ref.collection

@@ -7,7 +7,7 @@ import io
 import os
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import docx
 import pypdf
@@ -278,7 +278,8 @@ def test_upload_session_round_trip_and_download_redirect(raw: RawGraph) -> None:
     redirect = raw.call("GET", f"/drives/{did}/items/{item['id']}/content", allow_redirects=False)
     assert redirect.status_code == 302
     location = redirect.headers["Location"]
-    assert location.startswith(f"{raw.sandbox.url}/_upload/download/")
+    # Pre-authenticated, on the file host, not Graph's (driveitem-get-content page).
+    assert location.startswith(f"{raw.sandbox.download_url}/_upload/download/")
     downloaded = anonymous.get(location, timeout=10)
     assert "Authorization" not in downloaded.request.headers
     assert downloaded.status_code == 200
@@ -379,6 +380,34 @@ def test_pdf_conversion_of_a_docx(raw: RawGraph) -> None:
         "GET", f"/drives/{did}/items/{item['id']}/content", allow_redirects=False
     )
     assert plain(raw).get(raw_redirect.headers["Location"], timeout=10).content == content
+
+
+@pytest.mark.parametrize("params", [{"format": "pdf"}, {}], ids=["pdf", "plain"])
+def test_download_redirect_is_cross_host_and_refuses_a_bearer(
+    raw: RawGraph, params: dict[str, str]
+) -> None:
+    did = drive_id(raw)
+    item = upload(raw, "redirect.csv", b"a,b\n1,2\n").json()
+    redirect = raw.call(
+        "GET", f"/drives/{did}/items/{item['id']}/content", params=params, allow_redirects=False
+    )
+    assert redirect.status_code == 302
+    location = urlsplit(redirect.headers["Location"])
+    graph = urlsplit(raw.sandbox.graph_url)
+    assert location.hostname != graph.hostname
+    assert (graph.hostname, location.hostname) == ("127.0.0.1", "localhost")
+    # The bearer Graph accepted is refused by the pre-authenticated URL ...
+    with_bearer = plain(raw).get(
+        location.geturl(), headers={"Authorization": f"Bearer {raw.token}"}, timeout=10
+    )
+    assert with_bearer.status_code == 401
+    # ... the URL on Graph's host name is not the download (the client must follow Location) ...
+    same_host = location._replace(netloc=graph.netloc).geturl()
+    assert plain(raw).get(same_host, timeout=10).status_code == 404
+    # ... and without a bearer the bytes come, over TLS verified by the sandbox's CA.
+    fetched = plain(raw).get(location.geturl(), timeout=10)
+    assert fetched.status_code == 200
+    assert fetched.content.startswith(b"%PDF" if params else b"a,b")
 
 
 def test_pdf_conversion_refusals(raw: RawGraph) -> None:

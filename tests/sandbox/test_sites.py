@@ -157,7 +157,8 @@ def test_add_column_later_and_reject_duplicates(raw: RawGraph) -> None:
     column = added.json()
     assert (column["name"], column["hidden"], column["indexed"]) == ("TaskIds", True, False)
     assert column["text"]["maxLength"] == 255
-    names = [col["name"] for col in raw.call("GET", url).json()["value"]]
+    # A hidden column is listed only when $select names "hidden" (columnDefinition page).
+    names = [col["name"] for col in raw.call("GET", f"{url}?$select=name,hidden").json()["value"]]
     assert names[-1] == "TaskIds"
     assert "Title" in names
     duplicate = raw.call("POST", url, json={"name": "taskids", "number": {}})
@@ -165,7 +166,8 @@ def test_add_column_later_and_reject_duplicates(raw: RawGraph) -> None:
     two_facets = raw.call("POST", url, json={"name": "Two", "number": {}, "text": {}})
     assert two_facets.status_code == 400
     item = add_item(raw, site_id, list_id, TaskIds="a,b")
-    assert item["fields"]["TaskIds"] == "a,b"
+    fields_url = f"{items_url(site_id, list_id)}/{item['id']}/fields?$select=TaskIds"
+    assert raw.call("GET", fields_url).json()["TaskIds"] == "a,b"
 
 
 # -- items -----------------------------------------------------------------------------------
@@ -181,7 +183,8 @@ def test_create_and_get_item_shapes(raw: RawGraph) -> None:
         "application": {"id": raw.info["client_id"], "displayName": None}
     }
     assert created["lastModifiedBy"] == created["createdBy"]
-    assert created["webUrl"].endswith("/Lists/Section%2055%20Tracker/DispForm.aspx?ID=1")
+    # Graph's listItem webUrl is a "<id>_.000" file, not a form (microsoft-graph-docs#5381).
+    assert created["webUrl"].endswith("/Lists/Section%2055%20Tracker/1_.000")
     assert created["parentReference"] == {"id": list_id, "siteId": site_id}
     assert created["contentType"]["name"] == "Item"
     fields = created["fields"]
@@ -287,17 +290,30 @@ def test_stale_if_match_is_412_and_leaves_item_unchanged(raw: RawGraph) -> None:
     assert raw.call("GET", url).status_code == 200
 
 
-def test_unique_column_rejects_duplicates_on_create_and_patch(raw: RawGraph) -> None:
+@pytest.mark.parametrize(
+    ("mode", "status", "code"),
+    [
+        pytest.param(None, 500, "generalException", id="default-500"),
+        pytest.param(409, 409, "nameAlreadyExists", id="fault-409"),
+    ],
+)
+def test_unique_column_rejects_duplicates_on_create_and_patch(
+    raw: RawGraph, mode: int | None, status: int, code: str
+) -> None:
+    # Graph's status is undocumented; SharePoint REST answers 500 (pnp/pnpcore#1280).
+    if mode is not None:
+        raw.sandbox.faults.configure({"duplicate_status": mode})
     site_id, list_id = make_list(raw)
     add_item(raw, site_id, list_id, PublicationKey="key-1")
     second = add_item(raw, site_id, list_id, PublicationKey="key-2")
     url = items_url(site_id, list_id)
     dup = raw.call("POST", url, json={"fields": {"Title": "again", "PublicationKey": "KEY-1"}})
-    assert dup.status_code == 409
-    assert error_of(dup)["code"] == "invalidRequest"
+    assert dup.status_code == status
+    assert error_of(dup)["code"] == code
     assert "duplicate values" in error_of(dup)["message"]
+    assert "[PublicationKey]" in error_of(dup)["message"]
     patch = raw.call("PATCH", f"{url}/{second['id']}/fields", json={"PublicationKey": "key-1"})
-    assert patch.status_code == 409
+    assert patch.status_code == status
     same = raw.call("PATCH", f"{url}/{second['id']}/fields", json={"PublicationKey": "key-2"})
     assert same.status_code == 200
     keys = sorted(
@@ -305,6 +321,44 @@ def test_unique_column_rejects_duplicates_on_create_and_patch(raw: RawGraph) -> 
         for v in raw.call("GET", f"{url}?$expand=fields").json()["value"]
     )
     assert keys == ["key-1", "key-2"]
+
+
+def test_duplicate_status_fault_accepts_only_the_two_outcomes(raw: RawGraph) -> None:
+    admin = f"{raw.sandbox.url}/_sandbox/faults"
+    assert raw.session.put(admin, json={"duplicate_status": 400}, timeout=10).status_code == 400
+    put = raw.session.put(admin, json={"duplicate_status": 409}, timeout=10)
+    assert put.json()["duplicate_status"] == 409
+
+
+def test_hidden_field_values_only_when_selected_by_name(raw: RawGraph) -> None:
+    site_id, list_id = make_list(raw)
+    url = f"/sites/{site_id}/lists/{list_id}"
+    assert raw.call("POST", f"{url}/columns", json={"name": "S55Setup", "text": {}, "hidden": True})
+    item = add_item(raw, site_id, list_id, PublicationKey="k1", S55Setup="complete")
+    assert "S55Setup" not in item["fields"]
+    one = f"{url}/items/{item['id']}"
+    assert "S55Setup" not in raw.call("GET", f"{one}?$expand=fields").json()["fields"]
+    assert "S55Setup" not in raw.call("GET", f"{one}/fields").json()
+    listed = raw.call("GET", f"{url}/items?$expand=fields").json()["value"]
+    assert "S55Setup" not in listed[0]["fields"]
+    chosen = raw.call("GET", f"{one}?$expand=fields($select=Title,S55Setup)").json()["fields"]
+    assert (chosen["Title"], chosen["S55Setup"]) == ("Report k1", "complete")
+    assert raw.call("GET", f"{one}/fields?$select=S55Setup").json()["S55Setup"] == "complete"
+    many = raw.call("GET", f"{url}/items?$expand=fields($select=S55Setup)").json()["value"]
+    assert many[0]["fields"]["S55Setup"] == "complete"
+
+
+def test_hidden_column_definitions_only_when_select_names_hidden(raw: RawGraph) -> None:
+    site_id, list_id = make_list(raw)
+    url = f"/sites/{site_id}/lists/{list_id}/columns"
+    assert raw.call("POST", url, json={"name": "S55Lease", "text": {}, "hidden": True})
+    assert "S55Lease" not in [c["name"] for c in raw.call("GET", url).json()["value"]]
+    named = raw.call("GET", f"{url}?$select=name").json()["value"]
+    assert "S55Lease" not in [c["name"] for c in named]
+    shown = raw.call("GET", f"{url}?$select=name,hidden").json()["value"]
+    assert [c["hidden"] for c in shown if c["name"] == "S55Lease"] == [True]
+    again = raw.call("POST", url, json={"name": "S55Lease", "text": {}, "hidden": True})
+    assert again.status_code == 409  # exists although not listed (msgraph-beta-sdk-dotnet#433)
 
 
 def test_delete_item(raw: RawGraph) -> None:
@@ -553,3 +607,57 @@ def test_expired_token_mid_enumeration_is_410(raw: RawGraph) -> None:
     add_item(raw, site_id, other_list, PublicationKey="x")
     foreign = fresh["@odata.nextLink"].replace(list_id, other_list)
     assert raw.call("GET", foreign).status_code == 410  # a token is only good for its list
+
+
+# -- versions --------------------------------------------------------------------------------
+def test_every_write_adds_a_version_with_its_editor_newest_first(raw: RawGraph) -> None:
+    # listItemVersion page: id, lastModifiedBy, lastModifiedDateTime, fields (expandable).
+    site_id, list_id = make_list(raw)
+    url = f"/sites/{site_id}/lists/{list_id}/items"
+    assert (
+        raw.call(
+            "POST",
+            f"/sites/{site_id}/lists/{list_id}/columns",
+            json={"name": "S55Mail", "text": {}, "hidden": True},
+        ).status_code
+        == 201
+    )
+    item = add_item(raw, site_id, list_id, PublicationKey="k1", Status="PCC approval")
+    pcc = seed.user_email("pcc")
+    approved = raw.call(
+        "PATCH",
+        f"{url}/{item['id']}/fields",
+        json={"Status": "Approved"},
+        headers={"X-Sandbox-Acting-User": pcc},
+    )
+    assert approved.status_code == 200
+    # The app writes afterwards: lastModifiedBy is now the app, the history keeps the PCC.
+    later = raw.call(
+        "PATCH", f"{url}/{item['id']}", json={"fields": {"S55Mail": "sent", "Recommendations": 2}}
+    )
+    assert later.status_code == 200
+    assert "application" in later.json()["lastModifiedBy"]
+    plain = raw.call("GET", f"{url}/{item['id']}/versions").json()["value"]
+    assert [v["id"] for v in plain] == ["3.0", "2.0", "1.0"]
+    assert all("fields" not in v for v in plain)
+    assert [next(iter(v["lastModifiedBy"])) for v in plain] == [
+        "application",
+        "user",
+        "application",
+    ]
+    assert plain[1]["lastModifiedBy"]["user"]["email"] == pcc
+    assert plain[0]["lastModifiedDateTime"] >= plain[1]["lastModifiedDateTime"]
+    expanded = raw.call("GET", f"{url}/{item['id']}/versions?$expand=fields").json()["value"]
+    assert [v["fields"]["Status"] for v in expanded] == ["Approved", "Approved", "PCC approval"]
+    assert [v["fields"].get("Recommendations") for v in expanded] == [2, None, None]
+    first_approved = next(v for v in reversed(expanded) if v["fields"]["Status"] == "Approved")
+    assert first_approved["lastModifiedBy"]["user"]["email"] == pcc
+    # Hidden columns follow the fieldValueSet rule in versions too.
+    assert "S55Mail" not in expanded[0]["fields"]
+    chosen = raw.call(
+        "GET", f"{url}/{item['id']}/versions?$expand=fields($select=Status,S55Mail)"
+    ).json()["value"]
+    assert chosen[0]["fields"]["S55Mail"] == "sent"
+    one = raw.call("GET", f"{url}/{item['id']}/versions/2.0?expand=fields").json()
+    assert (one["id"], one["fields"]["Status"]) == ("2.0", "Approved")
+    assert raw.call("GET", f"{url}/{item['id']}/versions/9.0").status_code == 404

@@ -10,7 +10,15 @@ if TYPE_CHECKING:
 
 def register_all(ctx: SandboxContext) -> None:
     """Register every route group."""
-    from automation.sandbox.routes import batch, drive, mail, planner, sites, users
+    from automation.sandbox.routes import (
+        batch,
+        drive,
+        mail,
+        planner,
+        site_permissions,
+        sites,
+        users,
+    )
 
-    for module in (sites, drive, planner, users, mail, batch):
+    for module in (sites, site_permissions, drive, planner, users, mail, batch):
         module.register(ctx)

@@ -2,9 +2,10 @@
 
 The batch is validated as a whole first (at most 20 requests, unique ids ignoring case,
 ``id``/``method``/``url`` present, relative urls, ``Content-Type`` with every body, known
-``dependsOn`` ids without cycles, no nested ``$batch``): any problem is a 400 for the whole
-batch. Then each inner request runs through ``ctx.dispatch`` (faults apply to it like to a
-top-level request) in an order that respects ``dependsOn``; a request whose prerequisite
+``dependsOn`` ids without cycles, no nested ``$batch``, and a shape that is fully parallel or
+fully serial): any problem is a 400 for the whole batch. Then each inner request runs through
+``ctx.dispatch`` (faults apply to it like to a top-level request): a serial chain in its order,
+a parallel batch in a shuffled order (answers too, as Graph may). A request whose prerequisite
 failed gets ``424 Failed Dependency``. The answer is always ``200 {"responses": [...]}``.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -43,7 +45,7 @@ def _is_json_type(content_type: str) -> bool:
 
 
 def validate_batch(payload: Any) -> list[dict[str, Any]]:
-    """The inner requests of a well-formed batch, in execution order; 400 otherwise."""
+    """The inner requests of a well-formed batch (a serial chain is in its order); 400 otherwise."""
     if not isinstance(payload, dict) or not isinstance(payload.get("requests"), list):
         raise _bad("Invalid batch payload format: a 'requests' array is expected.")
     requests: list[Any] = payload["requests"]
@@ -82,24 +84,25 @@ def validate_batch(payload: Any) -> list[dict[str, Any]]:
         for dep in item.get("dependsOn", []):
             if dep.lower() not in known or dep.lower() == item["id"].lower():
                 raise _bad(f"Batch request '{item['id']}' depends on unknown id '{dep}'.")
-    return _execution_order(requests)
+    _check_shape(requests)  # which also rules out cycles
+    return list(requests)
 
 
-def _execution_order(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Requests in list order, each moved after its prerequisites; 400 on a cycle."""
-    ordered: list[dict[str, Any]] = []
-    done: set[str] = set()
-    pending = list(requests)
-    while pending:
-        for item in pending:
-            if all(dep.lower() in done for dep in item.get("dependsOn", [])):
-                ordered.append(item)
-                done.add(item["id"].lower())
-                pending.remove(item)
-                break
-        else:
-            raise _bad("The dependsOn references of the batch form a cycle.")
-    return ordered
+def _check_shape(requests: list[dict[str, Any]]) -> None:
+    """Fully parallel (no dependsOn) or fully serial (each on the one before); 400 otherwise.
+
+    json-batching page tip and microsoft-graph-docs#16280: any other shape answers
+    400 "Batch should be either fully sequential or fully parallel".
+    """
+    deps = [[d.lower() for d in item.get("dependsOn", [])] for item in requests]
+    parallel = not any(deps)
+    serial = (
+        bool(requests)
+        and not deps[0]
+        and all(deps[n] == [requests[n - 1]["id"].lower()] for n in range(1, len(requests)))
+    )
+    if not (parallel or serial):
+        raise _bad("Batch should be either fully sequential or fully parallel")
 
 
 def _inner_body(item: dict[str, Any], content_type: str) -> bytes:
@@ -136,13 +139,24 @@ def _response_entry(rid: str, response: Response) -> dict[str, Any]:
     return entry
 
 
+# Fixed seed: the order differs between batches yet is the same on every test run.
+SHUFFLE_SEED = 55
+
+
 def register(ctx: SandboxContext) -> None:
     """Register the routes of this group."""
+
+    order = random.Random(SHUFFLE_SEED)
+    ctx.extras["batch_order"] = order
 
     def batch(request: Request) -> Response:
         if request.in_batch:
             raise _bad("A batch cannot contain another $batch.")
         ordered = validate_batch(request.json())
+        if not any(item.get("dependsOn") for item in ordered):
+            # Graph runs unordered requests in any order (json-batching page); a seeded
+            # shuffle makes an ordering assumption fail in tests, reproducibly.
+            order.shuffle(ordered)
         inner = [_inner_request(request, item) for item in ordered]  # validates bodies too
         statuses: dict[str, int] = {}
         responses: list[dict[str, Any]] = []

@@ -1,12 +1,16 @@
 """Sandbox routes: a site's document library (a Graph drive) and its items.
 
+Over 500 lines on purpose: the drive store (paths, names, conflict rules) and one handler
+per served route; upload sessions live in :mod:`automation.sandbox.uploads`.
+
 Items live in the table ``driveItems`` (one flat dict keyed by item id, the root created
 lazily per drive); file bytes are blobs. Keys starting with ``_`` are bookkeeping and never
 leave the sandbox. Supported: drive lookup, items by id or ``root:/path:``, children,
 folder creation with ``@microsoft.graph.conflictBehavior``, simple upload (201 new / 200
 replaced), upload sessions on a pre-authenticated ``/_upload/drive/...`` URL (320 KiB
 fragments, in order), downloads and ``?format=pdf`` as a 302 to a short-lived
-``/_upload/download/<token>`` URL, and delete.
+``/_upload/download/<token>`` URL on another host name than Graph's (``localhost`` when Graph
+is ``127.0.0.1``) that refuses a bearer token, and delete.
 
 Who edits: the application that owns the token, or a person named in the sandbox-only
 header ``X-Sandbox-Acting-User`` (user id or UPN), e.g. a member of staff saving in Word.
@@ -26,12 +30,13 @@ import secrets
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from automation.sandbox.framework import (
     ApiError,
     Request,
     Response,
+    bind,
     collection_response,
     empty_response,
     json_response,
@@ -40,10 +45,20 @@ from automation.sandbox.framework import (
     select_fields,
 )
 from automation.sandbox.pdf import PdfConversionError, docx_text, text_to_pdf
+from automation.sandbox.site_access import Access, require_access
 
 if TYPE_CHECKING:
     from automation.sandbox.server import SandboxContext
     from automation.sandbox.state import Tenant
+from automation.sandbox.uploads import (
+    UploadKind,
+    content_range,
+    drop_session,
+    find_session,
+    keep_fragment,
+    open_session,
+    received_bytes,
+)
 
 __all__ = [
     "ACTING_USER_HEADER",
@@ -52,7 +67,15 @@ __all__ = [
 ]
 
 ITEMS = "driveItems"
-SESSIONS = "driveUploadSessions"
+DRIVE_UPLOADS = UploadKind(
+    table="driveUploadSessions",
+    blob_prefix="upload-",
+    token_param="tempauth",
+    url_path="/_upload/drive",
+    auth_code="unauthenticated",
+    missing_code="itemNotFound",
+    invalid_code="invalidRange",
+)
 DOWNLOADS = "driveDownloads"
 
 ACTING_USER_HEADER = "X-Sandbox-Acting-User"
@@ -60,23 +83,10 @@ APP_DISPLAY_NAME = "Section 55 automation"
 FRAGMENT_UNIT = 327_680  # upload-session fragments are multiples of 320 KiB
 MAX_FRAGMENT = 60 * 1024 * 1024
 SIMPLE_UPLOAD_LIMIT = 250 * 1024 * 1024
-SESSION_SECONDS = 3600.0
 DOWNLOAD_SECONDS = 300.0
 CONFLICT_BEHAVIOURS = frozenset({"fail", "replace", "rename"})
 CONFLICT_PARAM = "@microsoft.graph.conflictBehavior"
 
-READ_ROLES = frozenset(
-    {
-        "Sites.Selected",
-        "Sites.Read.All",
-        "Sites.ReadWrite.All",
-        "Sites.Manage.All",
-        "Sites.FullControl.All",
-        "Files.Read.All",
-        "Files.ReadWrite.All",
-    }
-)
-WRITE_ROLES = READ_ROLES - {"Sites.Read.All", "Files.Read.All"}
 
 # Sources that v1.0 converts to PDF; the sandbox renders the text of the first group.
 TEXT_SOURCES = frozenset({"txt", "csv", "md"})
@@ -120,7 +130,6 @@ MIME_TYPES = {
 }
 
 _ILLEGAL_NAME = re.compile(r'["*:<>?/\\|\x00-\x1f]')
-_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -146,10 +155,16 @@ def _mime_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def _require_role(request: Request, *, write: bool) -> None:
-    allowed = WRITE_ROLES if write else READ_ROLES
-    if not allowed.intersection(request.roles):
-        raise ApiError(403, "accessDenied", "Access denied")
+def _require_role(ctx: SandboxContext, request: Request, *, write: bool) -> None:
+    """403 unless the app reaches the site of the addressed drive (Sites.* / Files.* roles
+    tenant-wide, or a Sites.Selected grant on that site)."""
+    store = DriveStore(ctx.tenant)
+    if "drive_id" in request.params:
+        site_id = store.drive(request.params["drive_id"]).get("site_id")
+        site = store.site(str(site_id)) if site_id else {}
+    else:
+        site = store.site(request.params["site_id"])
+    require_access(site, request, Access.WRITE if write else Access.READ, files=True)
 
 
 def _check_name(name: str) -> str:
@@ -546,406 +561,413 @@ def _check_if_match(request: Request, store: DriveStore, record: dict[str, Any] 
         raise ApiError(412, "preconditionFailed", "An item with this name already exists.")
 
 
-# -- routes ----------------------------------------------------------------------------------
-def register(ctx: SandboxContext) -> None:
-    """Register the drive routes (Graph and the pre-authenticated ``/_upload/`` URLs)."""
+def item_response(
+    ctx: SandboxContext, request: Request, record: dict[str, Any], status: int = 200
+) -> Response:
     store = DriveStore(ctx.tenant)
-    tenant = ctx.tenant
+    body = select_fields(store.to_json(record), request.query.get("$select"))
+    return json_response(status, body)
 
-    def item_response(request: Request, record: dict[str, Any], status: int = 200) -> Response:
-        body = select_fields(store.to_json(record), request.query.get("$select"))
-        return json_response(status, body)
 
-    # drives ---------------------------------------------------------------------------
-    def get_site_drive(request: Request) -> Response:
-        _require_role(request, write=False)
-        drive_id = store.drive_id_for(request)
-        body = select_fields(store.drive_json(store.drive(drive_id)), request.query.get("$select"))
-        return json_response(200, body)
+# drives ---------------------------------------------------------------------------
+def get_site_drive(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=False)
+    drive_id = store.drive_id_for(request)
+    body = select_fields(store.drive_json(store.drive(drive_id)), request.query.get("$select"))
+    return json_response(200, body)
 
-    def list_site_drives(request: Request) -> Response:
-        _require_role(request, write=False)
-        drives = [store.drive_json(d) for d in store.site_drives(request.params["site_id"])]
-        select = request.query.get("$select")
-        return collection_response(request, [select_fields(d, select) for d in drives])
 
-    def get_drive(request: Request) -> Response:
-        _require_role(request, write=False)
-        body = store.drive_json(store.drive(request.params["drive_id"]))
-        return json_response(200, select_fields(body, request.query.get("$select")))
+def list_site_drives(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=False)
+    drives = [store.drive_json(d) for d in store.site_drives(request.params["site_id"])]
+    select = request.query.get("$select")
+    return collection_response(request, [select_fields(d, select) for d in drives])
 
-    # items ----------------------------------------------------------------------------
-    def addressed(request: Request) -> dict[str, Any]:
-        drive_id = store.drive_id_for(request)
-        if "item_path" in request.params:
-            return store.by_path(drive_id, request.params["item_path"])
-        return store.item(drive_id, request.params.get("item_id", "root"))
 
-    def get_item(request: Request) -> Response:
-        _require_role(request, write=False)
-        record = addressed(request)
-        if _not_modified(request, store, record):
-            return empty_response(304)
-        return item_response(request, record)
+def get_drive(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=False)
+    body = store.drive_json(store.drive(request.params["drive_id"]))
+    return json_response(200, select_fields(body, request.query.get("$select")))
 
-    def list_children(request: Request) -> Response:
-        _require_role(request, write=False)
-        record = addressed(request)
-        if not record.get("_folder"):
-            raise ApiError(400, "invalidRequest", "The item is not a folder.")
-        select = request.query.get("$select")
-        values = [select_fields(store.to_json(c), select) for c in store.children(record)]
-        return collection_response(request, values)
 
-    def create_child(request: Request) -> Response:
-        _require_role(request, write=True)
-        parent = addressed(request)
+# items ----------------------------------------------------------------------------
+def addressed(ctx: SandboxContext, request: Request) -> dict[str, Any]:
+    store = DriveStore(ctx.tenant)
+    drive_id = store.drive_id_for(request)
+    if "item_path" in request.params:
+        return store.by_path(drive_id, request.params["item_path"])
+    return store.item(drive_id, request.params.get("item_id", "root"))
+
+
+def get_item(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=False)
+    record = addressed(ctx, request)
+    if _not_modified(request, store, record):
+        return empty_response(304)
+    return item_response(ctx, request, record)
+
+
+def list_children(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=False)
+    record = addressed(ctx, request)
+    if not record.get("_folder"):
+        raise ApiError(400, "invalidRequest", "The item is not a folder.")
+    select = request.query.get("$select")
+    values = [select_fields(store.to_json(c), select) for c in store.children(record)]
+    return collection_response(request, values)
+
+
+def create_child(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=True)
+    parent = addressed(ctx, request)
+    if not parent.get("_folder"):
+        raise ApiError(400, "invalidRequest", "The parent item is not a folder.")
+    body = request.json_object()
+    name = _check_name(str(body.get("name") or ""))
+    if not isinstance(body.get("folder"), dict):
+        raise ApiError(
+            400,
+            "invalidRequest",
+            "Only folders can be created here; upload files with PUT .../content.",
+        )
+    conflict = _conflict_value(body.get(CONFLICT_PARAM), "fail")
+    who = store.identity(request)
+    existing = store.child(parent, name)
+    if existing is not None:
+        if conflict == "fail":
+            raise _name_taken(name)
+        if conflict == "rename":
+            name = store.unique_name(parent, name)
+        else:
+            store.delete(existing)
+    return item_response(ctx, request, store.new_folder(parent, name, who), 201)
+
+
+def delete_item(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=True)
+    record = addressed(ctx, request)
+    if not record.get("_parent"):
+        raise ApiError(403, "accessDenied", "The root of a drive cannot be deleted.")
+    _check_if_match(request, store, record)
+    store.delete(record)
+    return empty_response(204)
+
+
+# simple upload ---------------------------------------------------------------------
+def put_content(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=True)
+    drive_id = store.drive_id_for(request)
+    conflict = _conflict_value(request.query.get(CONFLICT_PARAM), "replace")
+    if len(request.body) > SIMPLE_UPLOAD_LIMIT:
+        raise ApiError(
+            413,
+            "invalidRequest",
+            "Simple upload is limited to 250 MB; use an upload session.",
+        )
+    if "item_id" in request.params:  # PUT /items/{item-id}/content replaces a file
+        record = store.item(drive_id, request.params["item_id"])
+        if record.get("_folder"):
+            raise ApiError(400, "invalidRequest", "A folder has no content.")
+        _check_if_match(request, store, record)
+        parent = store.items[str(record["_parent"])]
+        written = store.write_file(
+            parent, str(record["name"]), request.body, store.identity(request), record
+        )
+        return item_response(ctx, request, written, 200)
+    if "item_path" in request.params:
+        segments = _path_segments(request.params["item_path"])
+        if not segments:
+            raise ApiError(400, "invalidRequest", "The item path is empty.")
+        folders, name = segments[:-1], segments[-1]
+        parent = store.check_parent_path(drive_id, folders)
+    else:
+        parent = store.item(drive_id, request.params["parent_id"])
         if not parent.get("_folder"):
             raise ApiError(400, "invalidRequest", "The parent item is not a folder.")
-        body = request.json_object()
-        name = _check_name(str(body.get("name") or ""))
-        if not isinstance(body.get("folder"), dict):
-            raise ApiError(
-                400,
-                "invalidRequest",
-                "Only folders can be created here; upload files with PUT .../content.",
-            )
-        conflict = _conflict_value(body.get(CONFLICT_PARAM), "fail")
-        who = store.identity(request)
-        existing = store.child(parent, name)
-        if existing is not None:
-            if conflict == "fail":
-                raise _name_taken(name)
-            if conflict == "rename":
-                name = store.unique_name(parent, name)
-            else:
-                store.delete(existing)
-        return item_response(request, store.new_folder(parent, name, who), 201)
+        folders, name = [], request.params["filename"]
+    _check_name(name)
+    existing = store.child(parent, name) if parent is not None else None
+    _check_if_match(request, store, existing)
+    if existing is not None:
+        if conflict == "fail" or existing.get("_folder"):
+            raise _name_taken(name)
+        if conflict == "rename":
+            assert parent is not None  # an existing child implies an existing parent
+            name = store.unique_name(parent, name)
+            existing = None
+    who = store.identity(request)
+    if parent is None:
+        parent = store.ensure_folders(drive_id, folders, who)
+    written = store.write_file(parent, name, request.body, who, existing)
+    return item_response(ctx, request, written, 200 if existing is not None else 201)
 
-    def delete_item(request: Request) -> Response:
-        _require_role(request, write=True)
-        record = addressed(request)
-        if not record.get("_parent"):
-            raise ApiError(403, "accessDenied", "The root of a drive cannot be deleted.")
-        _check_if_match(request, store, record)
-        store.delete(record)
-        return empty_response(204)
 
-    # simple upload ---------------------------------------------------------------------
-    def put_content(request: Request) -> Response:
-        _require_role(request, write=True)
-        drive_id = store.drive_id_for(request)
-        conflict = _conflict_value(request.query.get(CONFLICT_PARAM), "replace")
-        if len(request.body) > SIMPLE_UPLOAD_LIMIT:
-            raise ApiError(
-                413,
-                "invalidRequest",
-                "Simple upload is limited to 250 MB; use an upload session.",
-            )
-        if "item_id" in request.params:  # PUT /items/{item-id}/content replaces a file
-            record = store.item(drive_id, request.params["item_id"])
-            if record.get("_folder"):
-                raise ApiError(400, "invalidRequest", "A folder has no content.")
-            _check_if_match(request, store, record)
-            parent = store.items[str(record["_parent"])]
-            written = store.write_file(
-                parent, str(record["name"]), request.body, store.identity(request), record
-            )
-            return item_response(request, written, 200)
-        if "item_path" in request.params:
-            segments = _path_segments(request.params["item_path"])
-            if not segments:
-                raise ApiError(400, "invalidRequest", "The item path is empty.")
-            folders, name = segments[:-1], segments[-1]
-            parent = store.check_parent_path(drive_id, folders)
-        else:
-            parent = store.item(drive_id, request.params["parent_id"])
-            if not parent.get("_folder"):
-                raise ApiError(400, "invalidRequest", "The parent item is not a folder.")
-            folders, name = [], request.params["filename"]
-        _check_name(name)
-        existing = store.child(parent, name) if parent is not None else None
-        _check_if_match(request, store, existing)
-        if existing is not None:
-            if conflict == "fail" or existing.get("_folder"):
-                raise _name_taken(name)
-            if conflict == "rename":
-                assert parent is not None  # an existing child implies an existing parent
-                name = store.unique_name(parent, name)
-                existing = None
-        who = store.identity(request)
-        if parent is None:
-            parent = store.ensure_folders(drive_id, folders, who)
-        written = store.write_file(parent, name, request.body, who, existing)
-        return item_response(request, written, 200 if existing is not None else 201)
+# upload sessions -------------------------------------------------------------------
+def create_session(ctx: SandboxContext, request: Request) -> Response:
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=True)
+    drive_id = store.drive_id_for(request)
+    body = request.json_object() if request.body.strip() else {}
+    item = body.get("item") or {}
+    if not isinstance(item, dict):
+        raise ApiError(400, "invalidRequest", "'item' must be an object.")
+    if body.get("deferCommit") is True:
+        raise ApiError(400, "notSupported", "deferCommit is not supported by the sandbox.")
+    conflict = _conflict_value(item.get(CONFLICT_PARAM), "fail")
+    if "item_path" in request.params:
+        segments = _path_segments(request.params["item_path"])
+        if not segments:
+            raise ApiError(400, "invalidRequest", "The item path is empty.")
+        folders, name = segments[:-1], segments[-1]
+        parent = store.check_parent_path(drive_id, folders)
+        parent_id = None
+    else:
+        parent = store.item(drive_id, request.params["parent_id"])
+        if not parent.get("_folder"):
+            raise ApiError(400, "invalidRequest", "The parent item is not a folder.")
+        folders, name = [], request.params["filename"]
+        parent_id = str(parent["id"])
+    _check_name(name)
+    existing = store.child(parent, name) if parent is not None else None
+    _check_if_match(request, store, existing)
+    if existing is not None and (conflict == "fail" or existing.get("_folder")):
+        raise ApiError(
+            409,
+            "nameAlreadyExists",
+            "Another file exists with the same name as the uploaded session. "
+            "Please rename the file or choose a different conflict behavior.",
+        )
+    declared = item.get("fileSize")
+    record = {
+        "drive": drive_id,
+        "parent_id": parent_id,
+        "folders": folders,
+        "name": name,
+        "conflict": conflict,
+        "total": int(declared) if isinstance(declared, int) and declared > 0 else None,
+        "who": store.identity(request),
+    }
+    _, upload_url, expires = open_session(DRIVE_UPLOADS, ctx.tenant, request, record)
+    return json_response(
+        200,
+        {
+            "@odata.context": f"{request.graph_url}/$metadata#microsoft.graph.uploadSession",
+            "uploadUrl": upload_url,
+            "expirationDateTime": _expiry_text(expires),
+            "nextExpectedRanges": ["0-"],
+        },
+    )
 
-    # upload sessions -------------------------------------------------------------------
-    def sessions() -> dict[str, Any]:
-        # Looked up on each call: a reset replaces the tenant's tables.
-        return tenant.table(SESSIONS)
 
-    def create_session(request: Request) -> Response:
-        _require_role(request, write=True)
-        drive_id = store.drive_id_for(request)
-        body = request.json_object() if request.body.strip() else {}
-        item = body.get("item") or {}
-        if not isinstance(item, dict):
-            raise ApiError(400, "invalidRequest", "'item' must be an object.")
-        if body.get("deferCommit") is True:
-            raise ApiError(400, "notSupported", "deferCommit is not supported by the sandbox.")
-        conflict = _conflict_value(item.get(CONFLICT_PARAM), "fail")
-        if "item_path" in request.params:
-            segments = _path_segments(request.params["item_path"])
-            if not segments:
-                raise ApiError(400, "invalidRequest", "The item path is empty.")
-            folders, name = segments[:-1], segments[-1]
-            parent = store.check_parent_path(drive_id, folders)
-            parent_id = None
-        else:
-            parent = store.item(drive_id, request.params["parent_id"])
-            if not parent.get("_folder"):
-                raise ApiError(400, "invalidRequest", "The parent item is not a folder.")
-            folders, name = [], request.params["filename"]
-            parent_id = str(parent["id"])
-        _check_name(name)
-        existing = store.child(parent, name) if parent is not None else None
-        _check_if_match(request, store, existing)
-        if existing is not None and (conflict == "fail" or existing.get("_folder")):
+def session_status(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "expirationDateTime": _expiry_text(float(record["expires"])),
+        "nextExpectedRanges": [f"{record['received']}-"],
+    }
+
+
+def put_fragment(ctx: SandboxContext, request: Request) -> Response:
+    session_id, record = find_session(DRIVE_UPLOADS, ctx.tenant, request)
+    start, end, total = content_range(DRIVE_UPLOADS, request)
+    length = len(request.body)
+    if record["total"] is not None and total != record["total"]:
+        raise ApiError(
+            400,
+            "invalidRequest",
+            "The total length in Content-Range does not match the upload session.",
+        )
+    received = int(record["received"])
+    if start < received:
+        raise ApiError(416, "invalidRange", "Uploaded fragment overlaps with existing data.")
+    if start > received:
+        raise ApiError(
+            416,
+            "invalidRange",
+            f"Fragments must be uploaded in order; next expected byte: {received}.",
+        )
+    final = end + 1 == total
+    if length > MAX_FRAGMENT:
+        raise ApiError(400, "invalidRange", "A fragment must be smaller than 60 MiB.")
+    if not final and length % FRAGMENT_UNIT:
+        raise ApiError(
+            400,
+            "invalidRange",
+            "Fragments other than the last must be a multiple of 320 KiB (327,680 bytes).",
+        )
+    if final:
+        return commit(ctx, request, session_id, record)
+    keep_fragment(DRIVE_UPLOADS, ctx.tenant, session_id, record, request.body)
+    record["total"] = total
+    return json_response(202, session_status(record))
+
+
+def commit(
+    ctx: SandboxContext, request: Request, session_id: str, record: dict[str, Any]
+) -> Response:
+    store = DriveStore(ctx.tenant)
+    drive_id = str(record["drive"])
+    name = str(record["name"])
+    who = dict(record["who"])
+    if record["parent_id"] is not None:
+        parent: dict[str, Any] | None = store.item(drive_id, str(record["parent_id"]))
+    else:
+        parent = store.check_parent_path(drive_id, list(record["folders"]))
+    existing = store.child(parent, name) if parent is not None else None
+    if existing is not None:
+        if record["conflict"] == "fail" or existing.get("_folder"):
             raise ApiError(
                 409,
                 "nameAlreadyExists",
                 "Another file exists with the same name as the uploaded session. "
                 "Please rename the file or choose a different conflict behavior.",
             )
-        declared = item.get("fileSize")
-        session_id = secrets.token_urlsafe(24)
-        expires = time.time() + SESSION_SECONDS
-        tempauth = secrets.token_urlsafe(32)
-        sessions()[session_id] = {
-            "drive": drive_id,
-            "parent_id": parent_id,
-            "folders": folders,
-            "name": name,
-            "conflict": conflict,
-            "total": int(declared) if isinstance(declared, int) and declared > 0 else None,
-            "received": 0,
-            "expires": expires,
-            "tempauth": tempauth,
-            "who": store.identity(request),
-        }
-        tenant.put_blob(f"upload-{session_id}", b"")
-        return json_response(
-            200,
-            {
-                "@odata.context": f"{request.graph_url}/$metadata#microsoft.graph.uploadSession",
-                "uploadUrl": f"{request.base_url}/_upload/drive/{session_id}?tempauth={tempauth}",
-                "expirationDateTime": _expiry_text(expires),
-                "nextExpectedRanges": ["0-"],
-            },
-        )
+        if record["conflict"] == "rename":
+            assert parent is not None
+            name = store.unique_name(parent, name)
+            existing = None
+    content = received_bytes(DRIVE_UPLOADS, ctx.tenant, session_id) + request.body
+    if parent is None:
+        parent = store.ensure_folders(drive_id, list(record["folders"]), who)
+    written = store.write_file(parent, name, content, who, existing)
+    drop_session(DRIVE_UPLOADS, ctx.tenant, session_id)
+    return json_response(200 if existing is not None else 201, store.to_json(written))
 
-    def session_for(request: Request) -> tuple[str, dict[str, Any]]:
-        if "authorization" in request.headers:
-            raise ApiError(
-                401,
-                "unauthenticated",
-                "The upload URL is pre-authenticated; do not send an Authorization header.",
-            )
-        session_id = request.params["session_id"]
-        record = sessions().get(session_id)
-        if isinstance(record, dict) and record["expires"] < time.time():
-            _drop_session(session_id)
-            record = None
+
+def get_session(ctx: SandboxContext, request: Request) -> Response:
+    _, record = find_session(DRIVE_UPLOADS, ctx.tenant, request)
+    return json_response(200, session_status(record))
+
+
+def delete_session(ctx: SandboxContext, request: Request) -> Response:
+    session_id, _ = find_session(DRIVE_UPLOADS, ctx.tenant, request)
+    drop_session(DRIVE_UPLOADS, ctx.tenant, session_id)
+    return empty_response(204)
+
+
+# downloads -------------------------------------------------------------------------
+def downloads(ctx: SandboxContext) -> dict[str, Any]:
+    tenant = ctx.tenant
+    table = tenant.table(DOWNLOADS)
+    now = time.time()
+    for token in [t for t, rec in table.items() if rec["expires"] < now]:
+        if table[token].get("blob"):
+            tenant.delete_blob(str(table[token]["blob"]))
+        del table[token]
+    return table
+
+
+def get_content(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = DriveStore(ctx.tenant)
+    _require_role(ctx, request, write=False)
+    record = addressed(ctx, request)
+    if record.get("_folder"):
+        raise ApiError(400, "invalidRequest", "A folder has no content to download.")
+    if _not_modified(request, store, record):
+        return empty_response(304)
+    wanted = request.query.get("format", "").strip().lower()
+    token = secrets.token_urlsafe(32)
+    entry: dict[str, Any] = {
+        "drive": record["_drive"],
+        "item": record["id"],
+        "expires": time.time() + DOWNLOAD_SECONDS,
+    }
+    if wanted:
+        if wanted != "pdf":
+            raise ApiError(400, "notSupported", f"Conversion to '{wanted}' is not supported.")
+        pdf = to_pdf(ctx, record)
+        entry["blob"] = f"download-{token}"
+        entry["name"] = str(record["name"]).rsplit(".", 1)[0] + ".pdf"
+        entry["mime"] = "application/pdf"
+        tenant.put_blob(entry["blob"], pdf)
+    downloads(ctx)[token] = entry
+    return empty_response(302, {"Location": f"{ctx.download_url()}/_upload/download/{token}"})
+
+
+def to_pdf(ctx: SandboxContext, record: dict[str, Any]) -> bytes:
+    store = DriveStore(ctx.tenant)
+    name = str(record["name"])
+    ext = _extension(name)
+    content = store.content(record)
+    title = name.rsplit(".", 1)[0] if "." in name else name
+    if ext == "docx":
+        try:
+            return text_to_pdf(title, docx_text(content))
+        except PdfConversionError as exc:
+            raise ApiError(406, "notSupported", "The file could not be converted to PDF.") from exc
+    if ext in TEXT_SOURCES:
+        text = content.decode("utf-8-sig", errors="replace")
+        return text_to_pdf(title, text.splitlines())
+    if ext == "pdf":
+        return content
+    if ext in STUB_SOURCES:
+        return text_to_pdf(title, [f"(The sandbox does not render .{ext} content.)"])
+    raise ApiError(400, "notSupported", f"Conversion from '.{ext}' to PDF is not supported.")
+
+
+def serve_download(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = DriveStore(ctx.tenant)
+    # A pre-authenticated URL "does not require an Authorization header"; SharePoint refuses
+    # one it did not issue for this URL (driveitem-get-content page), so a client that sends
+    # its Graph bearer along is caught here.
+    if "authorization" in request.headers:
+        raise ApiError(
+            401, "unauthenticated", "A pre-authenticated URL takes no Authorization header."
+        )
+    host = request.headers.get("host", "").rsplit(":", 1)[0]
+    if host != urlsplit(ctx.download_url()).hostname:
+        raise ApiError(404, "itemNotFound", "Downloads are served on the file host only.")
+    entry = downloads(ctx).get(request.params["token"])
+    if not isinstance(entry, dict):
+        raise ApiError(401, "unauthenticated", "The download URL is invalid or has expired.")
+    if entry.get("blob"):
+        content = tenant.get_blob(str(entry["blob"]))
+        name, mime = str(entry["name"]), str(entry["mime"])
+    else:
+        record = store.items.get(str(entry["item"]))
         if not isinstance(record, dict):
-            raise ApiError(404, "itemNotFound", "The upload session was not found.")
-        if not secrets.compare_digest(request.query.get("tempauth", ""), str(record["tempauth"])):
-            raise ApiError(401, "unauthenticated", "Invalid or missing tempauth token.")
-        return session_id, record
-
-    def _drop_session(session_id: str) -> None:
-        sessions().pop(session_id, None)
-        tenant.delete_blob(f"upload-{session_id}")
-
-    def session_status(record: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "expirationDateTime": _expiry_text(float(record["expires"])),
-            "nextExpectedRanges": [f"{record['received']}-"],
-        }
-
-    def put_fragment(request: Request) -> Response:
-        session_id, record = session_for(request)
-        found = _RANGE.match(str(request.headers.get("content-range", "")))
-        if not found:
-            raise ApiError(
-                400, "invalidRequest", "A Content-Range header 'bytes a-b/total' is required."
-            )
-        start, end, total = (int(value) for value in found.groups())
-        length = len(request.body)
-        if end < start or end >= total:
-            raise ApiError(400, "invalidRange", "The Content-Range is not valid.")
-        if end - start + 1 != length:
-            raise ApiError(
-                400, "invalidRequest", "The Content-Range does not match the request body length."
-            )
-        if record["total"] is not None and total != record["total"]:
-            raise ApiError(
-                400,
-                "invalidRequest",
-                "The total length in Content-Range does not match the upload session.",
-            )
-        received = int(record["received"])
-        if start < received:
-            raise ApiError(416, "invalidRange", "Uploaded fragment overlaps with existing data.")
-        if start > received:
-            raise ApiError(
-                416,
-                "invalidRange",
-                f"Fragments must be uploaded in order; next expected byte: {received}.",
-            )
-        final = end + 1 == total
-        if length > MAX_FRAGMENT:
-            raise ApiError(400, "invalidRange", "A fragment must be smaller than 60 MiB.")
-        if not final and length % FRAGMENT_UNIT:
-            raise ApiError(
-                400,
-                "invalidRange",
-                "Fragments other than the last must be a multiple of 320 KiB (327,680 bytes).",
-            )
-        if final:
-            return commit(request, session_id, record)
-        blob_id = f"upload-{session_id}"
-        tenant.put_blob(blob_id, tenant.get_blob(blob_id) + request.body)
-        record["total"] = total
-        record["received"] = end + 1
-        record["expires"] = time.time() + SESSION_SECONDS
-        return json_response(202, session_status(record))
-
-    def commit(request: Request, session_id: str, record: dict[str, Any]) -> Response:
-        drive_id = str(record["drive"])
-        name = str(record["name"])
-        who = dict(record["who"])
-        if record["parent_id"] is not None:
-            parent: dict[str, Any] | None = store.item(drive_id, str(record["parent_id"]))
-        else:
-            parent = store.check_parent_path(drive_id, list(record["folders"]))
-        existing = store.child(parent, name) if parent is not None else None
-        if existing is not None:
-            if record["conflict"] == "fail" or existing.get("_folder"):
-                raise ApiError(
-                    409,
-                    "nameAlreadyExists",
-                    "Another file exists with the same name as the uploaded session. "
-                    "Please rename the file or choose a different conflict behavior.",
-                )
-            if record["conflict"] == "rename":
-                assert parent is not None
-                name = store.unique_name(parent, name)
-                existing = None
-        content = tenant.get_blob(f"upload-{session_id}") + request.body
-        if parent is None:
-            parent = store.ensure_folders(drive_id, list(record["folders"]), who)
-        written = store.write_file(parent, name, content, who, existing)
-        _drop_session(session_id)
-        return json_response(200 if existing is not None else 201, store.to_json(written))
-
-    def get_session(request: Request) -> Response:
-        _, record = session_for(request)
-        return json_response(200, session_status(record))
-
-    def delete_session(request: Request) -> Response:
-        session_id, _ = session_for(request)
-        _drop_session(session_id)
-        return empty_response(204)
-
-    # downloads -------------------------------------------------------------------------
-    def downloads() -> dict[str, Any]:
-        table = tenant.table(DOWNLOADS)
-        now = time.time()
-        for token in [t for t, rec in table.items() if rec["expires"] < now]:
-            if table[token].get("blob"):
-                tenant.delete_blob(str(table[token]["blob"]))
-            del table[token]
-        return table
-
-    def get_content(request: Request) -> Response:
-        _require_role(request, write=False)
-        record = addressed(request)
-        if record.get("_folder"):
-            raise ApiError(400, "invalidRequest", "A folder has no content to download.")
-        if _not_modified(request, store, record):
-            return empty_response(304)
-        wanted = request.query.get("format", "").strip().lower()
-        token = secrets.token_urlsafe(32)
-        entry: dict[str, Any] = {
-            "drive": record["_drive"],
-            "item": record["id"],
-            "expires": time.time() + DOWNLOAD_SECONDS,
-        }
-        if wanted:
-            if wanted != "pdf":
-                raise ApiError(400, "notSupported", f"Conversion to '{wanted}' is not supported.")
-            pdf = to_pdf(record)
-            entry["blob"] = f"download-{token}"
-            entry["name"] = str(record["name"]).rsplit(".", 1)[0] + ".pdf"
-            entry["mime"] = "application/pdf"
-            tenant.put_blob(entry["blob"], pdf)
-        downloads()[token] = entry
-        return empty_response(302, {"Location": f"{request.base_url}/_upload/download/{token}"})
-
-    def to_pdf(record: dict[str, Any]) -> bytes:
-        name = str(record["name"])
-        ext = _extension(name)
+            raise ApiError(404, "itemNotFound", "The item no longer exists.")
         content = store.content(record)
-        title = name.rsplit(".", 1)[0] if "." in name else name
-        if ext == "docx":
-            try:
-                return text_to_pdf(title, docx_text(content))
-            except PdfConversionError as exc:
-                raise ApiError(
-                    406, "notSupported", "The file could not be converted to PDF."
-                ) from exc
-        if ext in TEXT_SOURCES:
-            text = content.decode("utf-8-sig", errors="replace")
-            return text_to_pdf(title, text.splitlines())
-        if ext == "pdf":
-            return content
-        if ext in STUB_SOURCES:
-            return text_to_pdf(title, [f"(The sandbox does not render .{ext} content.)"])
-        raise ApiError(400, "notSupported", f"Conversion from '.{ext}' to PDF is not supported.")
+        name, mime = str(record["name"]), str(record["_mime"])
+    return Response(
+        200,
+        content,
+        {
+            "Content-Type": mime,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+        },
+    )
 
-    def serve_download(request: Request) -> Response:
-        entry = downloads().get(request.params["token"])
-        if not isinstance(entry, dict):
-            raise ApiError(401, "unauthenticated", "The download URL is invalid or has expired.")
-        if entry.get("blob"):
-            content = tenant.get_blob(str(entry["blob"]))
-            name, mime = str(entry["name"]), str(entry["mime"])
-        else:
-            record = store.items.get(str(entry["item"]))
-            if not isinstance(record, dict):
-                raise ApiError(404, "itemNotFound", "The item no longer exists.")
-            content = store.content(record)
-            name, mime = str(record["name"]), str(record["_mime"])
-        return Response(
-            200,
-            content,
-            {
-                "Content-Type": mime,
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
-            },
-        )
 
+# -- routes ----------------------------------------------------------------------------------
+def register(ctx: SandboxContext) -> None:
+    """Register the drive routes (Graph and the pre-authenticated ``/_upload/`` URLs)."""
+    DriveStore(ctx.tenant)
     # registration ------------------------------------------------------------------------
     add = ctx.router.add
-    add("GET", "/sites/{site-id}/drive", get_site_drive, returns="microsoft.graph.drive")
+    add(
+        "GET",
+        "/sites/{site-id}/drive",
+        bind(get_site_drive, ctx),
+        returns="microsoft.graph.drive",
+    )
     add(
         "GET",
         "/sites/{site-id}/drives",
-        list_site_drives,
+        bind(list_site_drives, ctx),
         returns="microsoft.graph.drive",
         collection=True,
     )
-    add("GET", "/drives/{drive-id}", get_drive, returns="microsoft.graph.drive")
+    add("GET", "/drives/{drive-id}", bind(get_drive, ctx), returns="microsoft.graph.drive")
     item_type = "microsoft.graph.driveItem"
     session_type = "microsoft.graph.uploadSession"
     for prefix in ("/drives/{drive-id}", "/sites/{site-id}/drive"):
@@ -953,28 +975,56 @@ def register(ctx: SandboxContext) -> None:
         by_path = f"{root}:/{{item-path:path}}"
         by_id = f"{prefix}/items/{{item-id}}"
         under_parent = f"{prefix}/items/{{parent-id}}:/{{filename}}:"
-        add("GET", f"{root}/children", list_children, returns=item_type, collection=True)
-        add("POST", f"{root}/children", create_child, returns=item_type)
-        add("GET", f"{root}/content", get_content)
-        add("GET", root, get_item, returns=item_type)
-        add("GET", f"{by_path}:/children", list_children, returns=item_type, collection=True)
-        add("POST", f"{by_path}:/children", create_child, returns=item_type)
-        add("GET", f"{by_path}:/content", get_content)
-        add("PUT", f"{by_path}:/content", put_content, returns=item_type)
-        add("POST", f"{by_path}:/createUploadSession", create_session, returns=session_type)
-        add("GET", f"{by_path}:", get_item, returns=item_type)
-        add("DELETE", f"{by_path}:", delete_item)
-        add("GET", by_path, get_item, returns=item_type)
-        add("PUT", f"{under_parent}/content", put_content, returns=item_type)
-        add("POST", f"{under_parent}/createUploadSession", create_session, returns=session_type)
-        add("GET", f"{by_id}/children", list_children, returns=item_type, collection=True)
-        add("POST", f"{by_id}/children", create_child, returns=item_type)
-        add("GET", f"{by_id}/content", get_content)
-        add("PUT", f"{by_id}/content", put_content, returns=item_type)
-        add("GET", by_id, get_item, returns=item_type)
-        add("DELETE", by_id, delete_item)
+        add(
+            "GET",
+            f"{root}/children",
+            bind(list_children, ctx),
+            returns=item_type,
+            collection=True,
+        )
+        add("POST", f"{root}/children", bind(create_child, ctx), returns=item_type)
+        add("GET", f"{root}/content", bind(get_content, ctx))
+        add("GET", root, bind(get_item, ctx), returns=item_type)
+        add(
+            "GET",
+            f"{by_path}:/children",
+            bind(list_children, ctx),
+            returns=item_type,
+            collection=True,
+        )
+        add("POST", f"{by_path}:/children", bind(create_child, ctx), returns=item_type)
+        add("GET", f"{by_path}:/content", bind(get_content, ctx))
+        add("PUT", f"{by_path}:/content", bind(put_content, ctx), returns=item_type)
+        add(
+            "POST",
+            f"{by_path}:/createUploadSession",
+            bind(create_session, ctx),
+            returns=session_type,
+        )
+        add("GET", f"{by_path}:", bind(get_item, ctx), returns=item_type)
+        add("DELETE", f"{by_path}:", bind(delete_item, ctx))
+        add("GET", by_path, bind(get_item, ctx), returns=item_type)
+        add("PUT", f"{under_parent}/content", bind(put_content, ctx), returns=item_type)
+        add(
+            "POST",
+            f"{under_parent}/createUploadSession",
+            bind(create_session, ctx),
+            returns=session_type,
+        )
+        add(
+            "GET",
+            f"{by_id}/children",
+            bind(list_children, ctx),
+            returns=item_type,
+            collection=True,
+        )
+        add("POST", f"{by_id}/children", bind(create_child, ctx), returns=item_type)
+        add("GET", f"{by_id}/content", bind(get_content, ctx))
+        add("PUT", f"{by_id}/content", bind(put_content, ctx), returns=item_type)
+        add("GET", by_id, bind(get_item, ctx), returns=item_type)
+        add("DELETE", by_id, bind(delete_item, ctx))
     upload = "/_upload/drive/{session-id}"
-    add("PUT", upload, put_fragment, graph=False, auth=False)
-    add("GET", upload, get_session, graph=False, auth=False)
-    add("DELETE", upload, delete_session, graph=False, auth=False)
-    add("GET", "/_upload/download/{token}", serve_download, graph=False, auth=False)
+    add("PUT", upload, bind(put_fragment, ctx), graph=False, auth=False)
+    add("GET", upload, bind(get_session, ctx), graph=False, auth=False)
+    add("DELETE", upload, bind(delete_session, ctx), graph=False, auth=False)
+    add("GET", "/_upload/download/{token}", bind(serve_download, ctx), graph=False, auth=False)

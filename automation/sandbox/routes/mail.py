@@ -1,11 +1,20 @@
 """Sandbox routes: sending mail from a mailbox and reading it back.
 
+Over 500 lines on purpose: one handler per served Outlook route plus the MIME rendering
+the demo and tests read; ``$filter`` parsing lives in :mod:`automation.sandbox.odata` and upload
+sessions in :mod:`automation.sandbox.uploads`.
+
 State: ``tenant.data["mailboxes"][upn_lower]["messages"]`` holds Drafts and Sent Items
 (keys starting with ``_`` are bookkeeping: folder, attachments). Every accepted send, even
 with ``saveToSentItems`` false, is appended to ``tenant.data["delivered"]`` and archived in
 ``tenant.data["mail_archive"]`` so tests and the demo can count mails and write .eml files
 (:func:`delivered`, :func:`message_mime`). A per-mailbox restriction in the style of an
 Exchange application access policy is switched with :func:`deny_mailbox`/:func:`allow_mailbox`.
+
+Sent Items lag (fault ``sent_items_delay``, off by default): a sent message reaches Sent Items
+only that many seconds after the 202; meanwhile it is nowhere (``sent_items_lag:
+"invisible"``) or in the Outbox, listed by ``/messages`` but not by ``mailFolders/SentItems``
+(``"outbox"``). Delivery to the recipients is not delayed.
 
 Choices where Graph documents no exact answer: contentBytes that is not base64 →
 ``400 RequestBodyRead`` (an OData binary that cannot be read); an inline attachment of 3 MB
@@ -35,16 +44,27 @@ from automation.sandbox.framework import (
     ApiError,
     Request,
     Response,
+    bind,
     collection_response,
     empty_response,
     json_response,
     now_iso,
     select_fields,
 )
+from automation.sandbox.odata import FilterSyntaxError, Node, parse_filter
+from automation.sandbox.uploads import (
+    UploadKind,
+    content_range,
+    drop_session,
+    find_session,
+    keep_fragment,
+    open_session,
+    received_bytes,
+)
 
 if TYPE_CHECKING:
     from automation.sandbox.server import SandboxContext
-    from automation.sandbox.state import Tenant
+from automation.sandbox.state import Tenant
 
 __all__ = [
     "allow_mailbox",
@@ -61,7 +81,6 @@ UPLOAD_MINIMUM = 3 * MiB  # upload sessions refuse smaller attachments
 UPLOAD_MAXIMUM = 150 * MiB
 UPLOAD_CHUNK_LIMIT = 4 * MiB
 MESSAGE_SIZE_LIMIT = 35 * MiB  # the default tenant message size limit
-SESSION_SECONDS = 3600.0
 
 SEND_ROLES = frozenset({"Mail.Send"})
 WRITE_ROLES = frozenset({"Mail.ReadWrite"})
@@ -70,7 +89,15 @@ READ_ROLES = frozenset({"Mail.Read", "Mail.ReadBasic", "Mail.ReadBasic.All", "Ma
 WELL_KNOWN_FOLDERS = ("sentitems", "drafts", "inbox", "deleteditems", "outbox", "archive")
 ACCESS_DENIED = "Access is denied. Check credentials and try again."
 POLICY_DENIED = "Access to OData is disabled."
-UPLOADS = "mailUploadSessions"
+MAIL_UPLOADS = UploadKind(
+    table="mailUploadSessions",
+    blob_prefix="mail-upload-",
+    token_param="authtoken",
+    url_path="/_upload/attachments",
+    auth_code="InvalidAuthenticationToken",
+    missing_code="ErrorItemNotFound",
+    invalid_code="ErrorInvalidRequest",
+)
 ARCHIVE = "mail_archive"
 DELIVERED = "delivered"
 
@@ -81,16 +108,8 @@ _PROPERTY_ID = re.compile(
 _PROPERTY_TAG = re.compile(
     r"^\s*[A-Za-z]+\s+(\{[0-9A-Fa-f-]{36}\}\s+(Name\s+\S.*|Id\s+0x[0-9A-Fa-f]+)|0x[0-9A-Fa-f]+)\s*$"
 )
-_LITERAL = r"'((?:[^']|'')*)'"
-_ANY_FILTER = re.compile(
-    r"^\s*singleValueExtendedProperties\s*/\s*any\s*\(\s*(?P<var>[A-Za-z_]\w*)\s*:\s*"
-    r"(?P<body>.*)\)\s*$",
-    re.IGNORECASE | re.DOTALL,
-)
-_SIMPLE_FILTER = re.compile(r"^\s*(?P<prop>[A-Za-z]+)\s+eq\s+" + _LITERAL + r"\s*$", re.IGNORECASE)
 _FILTERABLE = ("subject", "internetMessageId", "conversationId")
 _ORDERABLE = ("receivedDateTime", "sentDateTime", "createdDateTime", "subject")
-_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
 
 
 # -- public helpers for tests and the demo -----------------------------------------------------
@@ -226,10 +245,6 @@ def _recipients(value: object, field: str, user_names: dict[str, str]) -> list[d
     return out
 
 
-def _parse_literal(text: str) -> str:
-    return text.replace("''", "'")
-
-
 def _property_key(property_id: str) -> tuple[str, str, str] | None:
     """(type lower, GUID lower, Name as written) of a named property id."""
     found = _PROPERTY_ID.match(property_id)
@@ -247,46 +262,56 @@ def _same_property(a: str, b: str) -> bool:
 
 # -- message filters ----------------------------------------------------------------------------
 def _message_filter(text: str) -> Callable[[dict[str, Any]], bool]:
-    """A predicate over stored messages for the supported ``$filter`` forms."""
-    found = _ANY_FILTER.match(text)
-    if found:
-        var = re.escape(found["var"])
-        id_clause = rf"{var}\s*/\s*id\s+eq\s+{_LITERAL}"
-        value_clause = rf"{var}\s*/\s*value\s+eq\s+{_LITERAL}"
-        body = found["body"].strip()
-        pair = re.match(rf"^{id_clause}\s+and\s+{value_clause}$", body, re.IGNORECASE)
-        swapped = re.match(rf"^{value_clause}\s+and\s+{id_clause}$", body, re.IGNORECASE)
-        only_id = re.match(rf"^{id_clause}$", body, re.IGNORECASE)
-        if pair:
-            wanted_id, wanted_value = _parse_literal(pair[1]), _parse_literal(pair[2])
-        elif swapped:
-            wanted_value, wanted_id = _parse_literal(swapped[1]), _parse_literal(swapped[2])
-        elif only_id:
-            wanted_id, wanted_value = _parse_literal(only_id[1]), None
-        else:
+    """A predicate over stored messages for the supported ``$filter`` forms.
+
+    ``subject|internetMessageId|conversationId eq '…'`` and
+    ``singleValueExtendedProperties/any(ep: ep/id eq '…' [and ep/value eq '…'])``, combined
+    with ``and``/``or`` (the forms on the message-list and extended-property pages).
+    """
+    try:
+        tree = parse_filter(text)
+    except FilterSyntaxError as exc:
+        raise _bad_filter() from exc
+    return _message_predicate(tree)
+
+
+def _message_predicate(node: Node) -> Callable[[dict[str, Any]], bool]:
+    if node[0] in ("and", "or"):
+        parts = [_message_predicate(child) for child in node[1]]
+        combine = all if node[0] == "and" else any
+        return lambda message: combine(part(message) for part in parts)
+    if node[0] == "any":
+        _, path, variable, body = node
+        if str(path).lower() != "singlevalueextendedproperties":
             raise _bad_filter()
+        matches = _property_predicate(variable, body)
+        return lambda message: any(
+            matches(prop) for prop in message.get("singleValueExtendedProperties") or []
+        )
+    _, path, op, (kind, value) = node
+    prop = next((p for p in _FILTERABLE if p.lower() == str(path).lower()), None)
+    if prop is None or op != "eq" or kind != "str":
+        raise _bad_filter()
+    wanted = str(value).lower()
+    return lambda message: str(message.get(prop) or "").lower() == wanted
 
-        def has_property(message: dict[str, Any]) -> bool:
-            for prop in message.get("singleValueExtendedProperties") or []:
-                if not _same_property(str(prop["id"]), wanted_id):
-                    continue
-                if wanted_value is None or str(prop["value"]).lower() == wanted_value.lower():
-                    return True
-            return False
 
-        return has_property
-    simple = _SIMPLE_FILTER.match(text)
-    if simple:
-        prop = next((p for p in _FILTERABLE if p.lower() == simple["prop"].lower()), None)
-        if prop is None:
-            raise _bad_filter()
-        wanted = _parse_literal(simple[2]).lower()
-
-        def has_value(message: dict[str, Any]) -> bool:
-            return str(message.get(prop) or "").lower() == wanted
-
-        return has_value
-    raise _bad_filter()
+def _property_predicate(variable: str, node: Node) -> Callable[[dict[str, Any]], bool]:
+    """Inside ``any(ep: …)``: ``ep/id eq '…'`` and ``ep/value eq '…'`` joined by and/or."""
+    if node[0] in ("and", "or"):
+        parts = [_property_predicate(variable, child) for child in node[1]]
+        combine = all if node[0] == "and" else any
+        return lambda prop: combine(part(prop) for part in parts)
+    if node[0] != "cmp":
+        raise _bad_filter()
+    _, path, op, (kind, value) = node
+    owner, _, member = str(path).partition("/")
+    if owner != variable or op != "eq" or kind != "str" or member.lower() not in ("id", "value"):
+        raise _bad_filter()
+    wanted = str(value)
+    if member.lower() == "id":
+        return lambda prop: _same_property(str(prop["id"]), wanted)
+    return lambda prop: str(prop["value"]).lower() == wanted.lower()
 
 
 def _bad_filter() -> ApiError:
@@ -306,6 +331,20 @@ def _order(messages: list[dict[str, Any]], orderby: str | None) -> list[dict[str
     return sorted(messages, key=lambda m: str(m.get(prop) or ""), reverse=direction == "desc")
 
 
+def _expand_id_filter(options: str) -> str:
+    """The id in ``$filter=id eq '…'`` inside ``$expand=singleValueExtendedProperties(…)``."""
+    name, equals, text = options.partition("=")
+    if not equals or name.strip().lower() not in ("$filter", "filter"):
+        raise _bad_filter()
+    try:
+        tree = parse_filter(text)
+    except FilterSyntaxError as exc:
+        raise _bad_filter() from exc
+    if tree[0] != "cmp" or str(tree[1]).lower() != "id" or tree[2] != "eq" or tree[3][0] != "str":
+        raise _bad_filter()
+    return str(tree[3][1])
+
+
 def _expand_properties(text: str) -> tuple[bool, str | None, bool]:
     """From ``$expand``: (expand properties?, id filter or None, expand attachments?)."""
     want_props, prop_filter, want_attachments = False, None, False
@@ -322,685 +361,710 @@ def _expand_properties(text: str) -> tuple[bool, str | None, bool]:
         want_props = True
         options = options.rstrip(")").strip()
         if options:
-            found = re.match(r"^\$filter\s*=\s*id\s+eq\s+" + _LITERAL + r"\s*$", options, re.I)
-            if not found:
-                raise _bad_filter()
-            prop_filter = _parse_literal(found[1])
+            prop_filter = _expand_id_filter(options)
     return want_props, prop_filter, want_attachments
+
+
+def user_for(ctx: SandboxContext, request: Request) -> dict[str, Any]:
+    tenant = ctx.tenant
+    wanted = request.params["user_id"].strip().lower()
+    for user in tenant.table("users").values():
+        keys = {
+            str(user.get("id", "")).lower(),
+            str(user.get("userPrincipalName", "")).lower(),
+        }
+        if wanted in keys:
+            return dict(user)
+    raise ApiError(
+        404, "ErrorInvalidUser", f"The requested user '{request.params['user_id']}' is invalid."
+    )
+
+
+def mailbox_for(
+    ctx: SandboxContext, request: Request, roles: frozenset[str]
+) -> tuple[dict[str, Any], str]:
+    """(the user, their mailbox key) after the permission and policy checks."""
+    tenant = ctx.tenant
+    user = user_for(ctx, request)
+    _require(request, roles)
+    upn = str(user["userPrincipalName"]).lower()
+    denied = tenant.data.get("mail_policy", {}).get("denied_mailboxes", [])
+    if upn in denied:
+        raise ApiError(403, "ErrorAccessDenied", POLICY_DENIED)
+    mailbox = tenant.table("mailboxes").setdefault(upn, {"messages": {}})
+    mailbox.setdefault("messages", {})
+    folders = mailbox.setdefault("folders", {})
+    for name in WELL_KNOWN_FOLDERS:
+        folders.setdefault(name, "AAMkAG" + secrets.token_urlsafe(30) + "AAA=")
+    return user, upn
+
+
+def messages_of(ctx: SandboxContext, upn: str) -> dict[str, Any]:
+    tenant = ctx.tenant
+    messages: dict[str, Any] = tenant.table("mailboxes")[upn]["messages"]
+    return messages
+
+
+def folder_id(ctx: SandboxContext, upn: str, name: str) -> str:
+    tenant = ctx.tenant
+    return str(tenant.table("mailboxes")[upn]["folders"][name])
+
+
+def user_names(ctx: SandboxContext) -> dict[str, str]:
+    tenant = ctx.tenant
+    return {
+        str(u.get("mail", "")).lower(): str(u.get("displayName") or "")
+        for u in tenant.table("users").values()
+        if u.get("mail")
+    }
+
+
+def sender_of(user: dict[str, Any]) -> dict[str, Any]:
+    address = str(user.get("mail") or user["userPrincipalName"])
+    return {"emailAddress": {"name": user.get("displayName") or address, "address": address}}
+
+
+# building a message from JSON -------------------------------------------------------------
+def attachment_record(raw: object) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ApiError(400, "RequestBodyRead", "An attachment must be an object.")
+    kind = str(raw.get("@odata.type", "")).lstrip("#").lower()
+    if kind != "microsoft.graph.fileattachment":
+        raise ApiError(
+            400,
+            "RequestBodyRead",
+            "Only #microsoft.graph.fileAttachment attachments are supported here.",
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "ErrorInvalidRequest", "An attachment needs a name.")
+    encoded = raw.get("contentBytes")
+    if not isinstance(encoded, str):
+        raise ApiError(400, "ErrorInvalidRequest", "A file attachment needs contentBytes.")
+    try:
+        content = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(
+            400,
+            "RequestBodyRead",
+            "Cannot convert the literal in 'contentBytes' to the expected type 'Edm.Binary'.",
+        ) from exc
+    if len(content) >= INLINE_ATTACHMENT_LIMIT:
+        raise ApiError(
+            413,
+            "RequestEntityTooLarge",
+            "Attachments of 3 MB or more must be added through an upload session.",
+        )
+    return {
+        "id": _new_attachment_id(),
+        "name": name,
+        "contentType": str(raw.get("contentType") or _guess_type(name)),
+        "size": len(content),
+        "isInline": bool(raw.get("isInline", False)),
+        "lastModifiedDateTime": now_iso(),
+        "contentId": raw.get("contentId"),
+        "_content": content,
+    }
+
+
+def build_message(
+    ctx: SandboxContext, body: dict[str, Any], user: dict[str, Any], upn: str, *, draft: bool
+) -> dict[str, Any]:
+    names = user_names(ctx)
+    headers = body.get("internetMessageHeaders") or []
+    if not isinstance(headers, list):
+        raise ApiError(400, "RequestBodyRead", "'internetMessageHeaders' must be a collection.")
+    for header in headers:
+        name = header.get("name") if isinstance(header, dict) else None
+        if not isinstance(name, str) or not name.lower().startswith("x-"):
+            raise ApiError(
+                400,
+                "InvalidInternetMessageHeader",
+                f"The internet message header name '{name}' should start with 'x-' or 'X-'.",
+            )
+    properties = body.get("singleValueExtendedProperties") or []
+    if not isinstance(properties, list):
+        raise ApiError(
+            400, "RequestBodyRead", "'singleValueExtendedProperties' must be a collection."
+        )
+    for prop in properties:
+        if (
+            not isinstance(prop, dict)
+            or not isinstance(prop.get("id"), str)
+            or not _PROPERTY_TAG.match(prop["id"])
+        ):
+            raise ApiError(400, "ErrorInvalidProperty", "The extended property id is not valid.")
+    content = body.get("body") or {"contentType": "text", "content": ""}
+    if not isinstance(content, dict):
+        raise ApiError(400, "RequestBodyRead", "'body' must be an itemBody.")
+    content_type = str(content.get("contentType") or "text").lower()
+    if content_type not in {"text", "html"}:
+        raise ApiError(
+            400, "RequestBodyRead", f"The value '{content_type}' is not a valid bodyType."
+        )
+    importance = str(body.get("importance") or "normal").lower()
+    if importance not in {"low", "normal", "high"}:
+        raise ApiError(400, "RequestBodyRead", f"The value '{importance}' is not valid.")
+    raw_attachments = body.get("attachments") or []
+    if not isinstance(raw_attachments, list):
+        raise ApiError(400, "RequestBodyRead", "'attachments' must be a collection.")
+    attachments = [attachment_record(raw) for raw in raw_attachments]
+    stamp = now_iso()
+    domain = str(user["userPrincipalName"]).rpartition("@")[2]
+    internet_id = body.get("internetMessageId")
+    if not (draft and isinstance(internet_id, str) and internet_id):
+        internet_id = f"<{secrets.token_hex(16).upper()}@{domain}>"
+    item_body = {"contentType": content_type, "content": str(content.get("content") or "")}
+    sender = sender_of(user)
+    message_id = _new_message_id()
+    return {
+        "id": message_id,
+        "createdDateTime": stamp,
+        "lastModifiedDateTime": stamp,
+        "changeKey": _change_key(),
+        "categories": [],
+        "receivedDateTime": stamp,
+        "sentDateTime": stamp,
+        "hasAttachments": bool(attachments),
+        "internetMessageId": internet_id,
+        "subject": str(body.get("subject") or ""),
+        "bodyPreview": _preview(item_body),
+        "importance": importance,
+        "parentFolderId": "",
+        "conversationId": "AAQkAG" + secrets.token_urlsafe(30) + "=",
+        "isDeliveryReceiptRequested": bool(body.get("isDeliveryReceiptRequested", False)),
+        "isReadReceiptRequested": bool(body.get("isReadReceiptRequested", False)),
+        "isRead": True,
+        "isDraft": draft,
+        "webLink": (
+            "https://outlook.office365.com/owa/?ItemID="
+            f"{quote(message_id, safe='')}&exvsurl=1&viewmodel=ReadMessageItem"
+        ),
+        "inferenceClassification": "focused",
+        "body": item_body,
+        "sender": sender,
+        "from": sender,
+        "toRecipients": _recipients(body.get("toRecipients"), "toRecipients", names),
+        "ccRecipients": _recipients(body.get("ccRecipients"), "ccRecipients", names),
+        "bccRecipients": _recipients(body.get("bccRecipients"), "bccRecipients", names),
+        "replyTo": _recipients(body.get("replyTo"), "replyTo", names),
+        "flag": {"flagStatus": "notFlagged"},
+        "internetMessageHeaders": [
+            {"name": str(h["name"]), "value": str(h.get("value") or "")} for h in headers
+        ],
+        "singleValueExtendedProperties": [
+            {"id": str(p["id"]), "value": str(p.get("value") or "")} for p in properties
+        ],
+        "_folder": "drafts" if draft else "sentitems",
+        "_mailbox": upn,
+        "_attachments": attachments,
+    }
+
+
+def store_attachments(ctx: SandboxContext, message: dict[str, Any]) -> None:
+    """Move attachment bytes out of the record into blobs."""
+    tenant = ctx.tenant
+    for attachment in message["_attachments"]:
+        if "_content" in attachment:
+            attachment["_blob"] = f"mail-att-{attachment['id']}"
+            tenant.put_blob(attachment["_blob"], attachment.pop("_content"))
+
+
+def check_sendable(message: dict[str, Any]) -> None:
+    everyone = message["toRecipients"] + message["ccRecipients"] + message["bccRecipients"]
+    if not everyone:
+        raise ApiError(
+            400,
+            "ErrorInvalidRecipients",
+            "At least one recipient is required, but none were found.",
+        )
+    for recipient in everyone:
+        address = recipient["emailAddress"]["address"]
+        if not _ADDRESS.match(address):
+            raise ApiError(
+                400,
+                "ErrorInvalidRecipients",
+                f"At least one recipient isn't valid: '{address}'.",
+            )
+    total = sum(int(a["size"]) for a in message["_attachments"])
+    if total > MESSAGE_SIZE_LIMIT:
+        raise ApiError(
+            413, "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size."
+        )
+
+
+def record_delivery(ctx: SandboxContext, message: dict[str, Any]) -> None:
+    """Archive the sent message (with its attachments) and log the delivery."""
+    tenant = ctx.tenant
+    archived = copy.deepcopy(message)
+    for attachment in archived["_attachments"]:
+        archive_blob = f"mail-archive-{archived['id']}-{attachment['id']}"
+        tenant.put_blob(archive_blob, tenant.get_blob(str(attachment["_blob"])))
+        attachment["_blob"] = archive_blob
+    tenant.data.setdefault(ARCHIVE, {})[archived["id"]] = archived
+    properties = message.get("singleValueExtendedProperties") or []
+    tenant.data.setdefault(DELIVERED, []).append(
+        {
+            "mailbox": message["_mailbox"],
+            "message_id": message["id"],
+            "to": [r["emailAddress"]["address"] for r in message["toRecipients"]],
+            "cc": [r["emailAddress"]["address"] for r in message["ccRecipients"]],
+            "bcc": [r["emailAddress"]["address"] for r in message["bccRecipients"]],
+            "subject": message["subject"],
+            "key": properties[0]["value"] if properties else None,
+            "attachments": [
+                {"name": a["name"], "contentType": a["contentType"], "size": a["size"]}
+                for a in message["_attachments"]
+            ],
+            "sentDateTime": message["sentDateTime"],
+        }
+    )
+
+
+# rendering ----------------------------------------------------------------------------------
+def attachment_json(ctx: SandboxContext, attachment: dict[str, Any]) -> dict[str, Any]:
+    tenant = ctx.tenant
+    content = tenant.get_blob(str(attachment.get("_blob", "")))
+    return {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "@odata.mediaContentType": attachment["contentType"],
+        "id": attachment["id"],
+        "lastModifiedDateTime": attachment["lastModifiedDateTime"],
+        "name": attachment["name"],
+        "contentType": attachment["contentType"],
+        "size": attachment["size"],
+        "isInline": attachment["isInline"],
+        "contentId": attachment.get("contentId"),
+        "contentLocation": None,
+        "contentBytes": base64.b64encode(content).decode("ascii"),
+    }
+
+
+def message_json(
+    ctx: SandboxContext, request: Request, upn: str, message: dict[str, Any], *, context: bool
+) -> dict[str, Any]:
+    select = request.query.get("$select")
+    hidden = {"internetMessageHeaders", "singleValueExtendedProperties"}
+    public = {k: v for k, v in message.items() if not k.startswith("_") and k not in hidden}
+    public["parentFolderId"] = folder_id(ctx, upn, str(message["_folder"]))
+    out: dict[str, Any] = {}
+    if context:
+        out["@odata.context"] = (
+            f"{request.graph_url}/$metadata#users('{quote(upn, safe='@')}')/messages/$entity"
+        )
+    out["@odata.etag"] = f'W/"{message["changeKey"]}"'
+    if select:
+        wanted = {part.strip().lower() for part in select.split(",")}
+        if "internetmessageheaders" in wanted:
+            public["internetMessageHeaders"] = message.get("internetMessageHeaders", [])
+        out.update({k: v for k, v in public.items() if k.lower() in wanted or k == "id"})
+    else:
+        out.update(public)
+    expand = request.query.get("$expand")
+    if expand:
+        want_props, prop_filter, want_attachments = _expand_properties(expand)
+        if want_props:
+            props = [
+                dict(p)
+                for p in message.get("singleValueExtendedProperties") or []
+                if prop_filter is None or _same_property(str(p["id"]), prop_filter)
+            ]
+            if props:
+                out["singleValueExtendedProperties"] = props
+        if want_attachments:
+            out["attachments"] = [attachment_json(ctx, a) for a in message["_attachments"]]
+    return out
+
+
+def after_send(ctx: SandboxContext, message: dict[str, Any]) -> None:
+    """File a message just sent: in Sent Items now, or after the configured lag."""
+    plan = ctx.faults.plan
+    if plan.sent_items_delay <= 0:
+        message["_folder"] = "sentitems"
+        return
+    message["_folder"] = "outbox"
+    message["_due"] = time.time() + plan.sent_items_delay
+    message["_lag"] = plan.sent_items_lag
+
+
+def visible_messages(ctx: SandboxContext, upn: str) -> dict[str, Any]:
+    """The mailbox as a reader sees it now: lagging sends moved once due, hidden ones left out."""
+    now = time.time()
+    shown: dict[str, Any] = {}
+    for message_id, message in messages_of(ctx, upn).items():
+        if message.get("_due") is not None and float(message["_due"]) <= now:
+            message["_folder"] = "sentitems"
+            del message["_due"]
+            message.pop("_lag", None)
+        if message.get("_due") is not None and message.get("_lag") == "invisible":
+            continue
+        shown[message_id] = message
+    return shown
+
+
+def find_message(ctx: SandboxContext, upn: str, message_id: str) -> dict[str, Any]:
+    message = visible_messages(ctx, upn).get(message_id)
+    if not isinstance(message, dict):
+        raise ApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+    return message
+
+
+# handlers -----------------------------------------------------------------------------------
+def send_mail(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    user, upn = mailbox_for(ctx, request, SEND_ROLES)
+    if len(request.body) > REQUEST_LIMIT:
+        raise ApiError(413, "RequestEntityTooLarge", "The maximum request length supported is 4MB.")
+    content_type = str(request.headers.get("content-type", "")).lower()
+    if content_type.startswith("text/plain"):
+        body = {"message": mime_to_message(request.body), "saveToSentItems": True}
+    else:
+        body = request.json_object()
+    raw_message = body.get("message")
+    if not isinstance(raw_message, dict):
+        raise ApiError(400, "ErrorInvalidRequest", "The 'message' parameter is required.")
+    save = _bool(body.get("saveToSentItems"), True)
+    message = build_message(ctx, raw_message, user, upn, draft=False)
+    check_sendable(message)
+    store_attachments(ctx, message)
+    record_delivery(ctx, message)
+    after_send(ctx, message)
+    if save:
+        messages_of(ctx, upn)[message["id"]] = message
+    else:
+        for attachment in message["_attachments"]:
+            tenant.delete_blob(str(attachment["_blob"]))
+    return empty_response(202)
+
+
+def mime_to_message(raw: bytes) -> dict[str, Any]:
+    try:
+        decoded = base64.b64decode(b"".join(raw.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(
+            400,
+            "ErrorMimeContentInvalidBase64String",
+            "Invalid base64 string for MIME content.",
+        ) from exc
+    parsed = email.message_from_bytes(decoded, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+
+    def addresses(header: str) -> list[dict[str, Any]]:
+        values = parsed.get_all(header) or []
+        return [
+            {"emailAddress": {"name": name or address, "address": address}}
+            for name, address in email.utils.getaddresses([str(v) for v in values])
+            if address
+        ]
+
+    html = parsed.get_body(preferencelist=("html", "plain"))
+    text = html.get_content() if html is not None else ""
+    kind = "html" if html is not None and html.get_content_subtype() == "html" else "text"
+    attachments = []
+    for part in parsed.iter_attachments():
+        payload = part.get_payload(decode=True)
+        attachments.append(
+            {
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": part.get_filename() or "attachment",
+                "contentType": part.get_content_type(),
+                "contentBytes": base64.b64encode(
+                    payload if isinstance(payload, bytes) else b""
+                ).decode("ascii"),
+            }
+        )
+    return {
+        "subject": str(parsed.get("Subject", "")),
+        "body": {"contentType": kind, "content": str(text)},
+        "toRecipients": addresses("To"),
+        "ccRecipients": addresses("Cc"),
+        "bccRecipients": addresses("Bcc"),
+        "internetMessageHeaders": [
+            {"name": k, "value": str(v)} for k, v in parsed.items() if k.lower().startswith("x-")
+        ],
+        "attachments": attachments,
+    }
+
+
+def create_draft(ctx: SandboxContext, request: Request) -> Response:
+    user, upn = mailbox_for(ctx, request, WRITE_ROLES)
+    if len(request.body) > REQUEST_LIMIT:
+        raise ApiError(413, "RequestEntityTooLarge", "The maximum request length supported is 4MB.")
+    message = build_message(ctx, request.json_object(), user, upn, draft=True)
+    store_attachments(ctx, message)
+    messages_of(ctx, upn)[message["id"]] = message
+    shown = message_json(ctx, request, upn, message, context=True)
+    return json_response(201, shown)
+
+
+def get_message(ctx: SandboxContext, request: Request) -> Response:
+    _, upn = mailbox_for(ctx, request, READ_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    return json_response(200, message_json(ctx, request, upn, message, context=True))
+
+
+def delete_message(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    _, upn = mailbox_for(ctx, request, WRITE_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    for attachment in message["_attachments"]:
+        tenant.delete_blob(str(attachment["_blob"]))
+    del messages_of(ctx, upn)[message["id"]]
+    return empty_response(204)
+
+
+def list_messages(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    _, upn = mailbox_for(ctx, request, READ_ROLES)
+    messages = list(visible_messages(ctx, upn).values())
+    if "folder_id" in request.params:
+        wanted = request.params["folder_id"].strip()
+        folders = tenant.table("mailboxes")[upn]["folders"]
+        name = next((k for k, v in folders.items() if k == wanted.lower() or v == wanted), None)
+        if name is None:
+            raise ApiError(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        messages = [m for m in messages if m["_folder"] == name]
+    flt = request.query.get("$filter")
+    if flt:
+        predicate = _message_filter(flt)
+        messages = [m for m in messages if predicate(m)]
+    messages = _order(messages, request.query.get("$orderby"))
+    values = [message_json(ctx, request, upn, m, context=False) for m in messages]
+    context = f"{request.graph_url}/$metadata#users('{quote(upn, safe='@')}')/messages"
+    return collection_response(request, values, context=context, default_top=10)
+
+
+def add_attachment(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    _, upn = mailbox_for(ctx, request, WRITE_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    if len(request.body) > REQUEST_LIMIT:
+        raise ApiError(413, "RequestEntityTooLarge", "The maximum request length supported is 4MB.")
+    attachment = attachment_record(request.json_object())
+    attachment["_blob"] = f"mail-att-{attachment['id']}"
+    tenant.put_blob(attachment["_blob"], attachment.pop("_content"))
+    message["_attachments"].append(attachment)
+    message["hasAttachments"] = True
+    message["changeKey"] = _change_key()
+    message["lastModifiedDateTime"] = now_iso()
+    shown = attachment_json(ctx, attachment)
+    shown = {
+        "@odata.context": (
+            f"{request.graph_url}/$metadata#users('{quote(upn, safe='@')}')/"
+            f"messages('{quote(str(message['id']), safe='')}')/attachments/$entity"
+        ),
+        **shown,
+    }
+    return json_response(201, shown)
+
+
+def list_attachments(ctx: SandboxContext, request: Request) -> Response:
+    _, upn = mailbox_for(ctx, request, READ_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    select = request.query.get("$select")
+    values = [select_fields(attachment_json(ctx, a), select) for a in message["_attachments"]]
+    return collection_response(request, values)
+
+
+def get_attachment(ctx: SandboxContext, request: Request) -> Response:
+    _, upn = mailbox_for(ctx, request, READ_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    for attachment in message["_attachments"]:
+        if attachment["id"] == request.params["attachment_id"]:
+            shown = attachment_json(ctx, attachment)
+            return json_response(200, select_fields(shown, request.query.get("$select")))
+    raise ApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+
+def send_draft(ctx: SandboxContext, request: Request) -> Response:
+    _, upn = mailbox_for(ctx, request, SEND_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    if not message.get("isDraft"):
+        raise ApiError(400, "ErrorInvalidOperation", "Only a draft message can be sent.")
+    check_sendable(message)
+    stamp = now_iso()
+    message["isDraft"] = False
+    message["sentDateTime"] = stamp
+    message["receivedDateTime"] = stamp
+    message["lastModifiedDateTime"] = stamp
+    message["changeKey"] = _change_key()
+    after_send(ctx, message)
+    record_delivery(ctx, message)
+    return empty_response(202)
+
+
+# attachment upload sessions -------------------------------------------------------------
+def create_upload(ctx: SandboxContext, request: Request) -> Response:
+    user, upn = mailbox_for(ctx, request, WRITE_ROLES)
+    message = find_message(ctx, upn, request.params["message_id"])
+    body = request.json_object()
+    item = body.get("AttachmentItem", body.get("attachmentItem"))
+    if not isinstance(item, dict):
+        raise ApiError(400, "ErrorInvalidRequest", "The AttachmentItem parameter is required.")
+    if str(item.get("attachmentType", "")).lower() != "file":
+        raise ApiError(400, "ErrorInvalidRequest", "Only file attachments can be uploaded.")
+    name = item.get("name")
+    size = item.get("size")
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "ErrorInvalidRequest", "The attachment needs a name.")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise ApiError(400, "ErrorInvalidRequest", "The attachment needs a positive size.")
+    if size < UPLOAD_MINIMUM:
+        raise ApiError(
+            400,
+            "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+            "Attachment size must be greater than the minimum size.",
+        )
+    if size > UPLOAD_MAXIMUM:
+        raise ApiError(400, "ErrorAttachmentSizeLimitExceeded", "The attachment exceeds 150 MB.")
+    record = {
+        "mailbox": upn,
+        "user_id": user["id"],
+        "message": message["id"],
+        "name": name,
+        "size": size,
+        "contentType": str(item.get("contentType") or _guess_type(name)),
+        "isInline": bool(item.get("isInline", False)),
+        "contentId": item.get("contentId"),
+    }
+    _, upload_url, expires = open_session(MAIL_UPLOADS, ctx.tenant, request, record)
+    return json_response(
+        201,
+        {
+            "@odata.context": f"{request.graph_url}/$metadata#microsoft.graph.uploadSession",
+            "uploadUrl": upload_url,
+            "expirationDateTime": _expiry_text(expires),
+            "nextExpectedRanges": ["0-"],
+        },
+    )
+
+
+def upload_status(request: Request, record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@odata.context": (
+            f"{request.base_url}/api/v2.0/$metadata#Users('{record['user_id']}')/"
+            f"Messages('{quote(str(record['message']), safe='')}')/AttachmentSessions/$entity"
+        ),
+        "ExpirationDateTime": _expiry_text(float(record["expires"])),
+        "nextExpectedRanges": [str(record["received"])],
+    }
+
+
+def put_chunk(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    session_id, record = find_session(MAIL_UPLOADS, ctx.tenant, request)
+    start, end, total = content_range(MAIL_UPLOADS, request)
+    length = len(request.body)
+    if total != record["size"]:
+        raise ApiError(
+            400,
+            "ErrorInvalidRequest",
+            "The total length in Content-Range does not match the attachment size.",
+        )
+    if length > UPLOAD_CHUNK_LIMIT:
+        raise ApiError(413, "RequestEntityTooLarge", "Upload at most 4 MB per request.")
+    if start != int(record["received"]):
+        raise ApiError(
+            416,
+            "ErrorInvalidRange",
+            f"The range is not the next expected one ({record['received']}-).",
+        )
+    if end + 1 < total:
+        keep_fragment(MAIL_UPLOADS, ctx.tenant, session_id, record, request.body)
+        return json_response(200, upload_status(request, record))
+    content = received_bytes(MAIL_UPLOADS, ctx.tenant, session_id) + request.body
+    upn = str(record["mailbox"])
+    message = messages_of(ctx, upn).get(str(record["message"]))
+    if not isinstance(message, dict):
+        drop_session(MAIL_UPLOADS, ctx.tenant, session_id)
+        raise ApiError(404, "ErrorItemNotFound", "The message no longer exists.")
+    attachment = {
+        "id": _new_attachment_id(),
+        "name": record["name"],
+        "contentType": record["contentType"],
+        "size": len(content),
+        "isInline": record["isInline"],
+        "lastModifiedDateTime": now_iso(),
+        "contentId": record["contentId"],
+        "_blob": "",
+    }
+    attachment["_blob"] = f"mail-att-{attachment['id']}"
+    tenant.put_blob(attachment["_blob"], content)
+    message["_attachments"].append(attachment)
+    message["hasAttachments"] = True
+    message["changeKey"] = _change_key()
+    message["lastModifiedDateTime"] = now_iso()
+    drop_session(MAIL_UPLOADS, ctx.tenant, session_id)
+    location = (
+        f"{request.graph_url}/users('{record['user_id']}')/messages('"
+        f"{quote(str(message['id']), safe='')}')/attachments('"
+        f"{quote(str(attachment['id']), safe='')}')"
+    )
+    return empty_response(201, {"Location": location})
+
+
+def get_upload(ctx: SandboxContext, request: Request) -> Response:
+    _, record = find_session(MAIL_UPLOADS, ctx.tenant, request)
+    return json_response(200, upload_status(request, record))
+
+
+def delete_upload(ctx: SandboxContext, request: Request) -> Response:
+    session_id, _ = find_session(MAIL_UPLOADS, ctx.tenant, request)
+    drop_session(MAIL_UPLOADS, ctx.tenant, session_id)
+    return empty_response(204)
 
 
 # -- routes -------------------------------------------------------------------------------------
 def register(ctx: SandboxContext) -> None:
     """Register the mail routes (Graph and the attachment upload URLs)."""
-    tenant = ctx.tenant
-
-    def user_for(request: Request) -> dict[str, Any]:
-        wanted = request.params["user_id"].strip().lower()
-        for user in tenant.table("users").values():
-            keys = {
-                str(user.get("id", "")).lower(),
-                str(user.get("userPrincipalName", "")).lower(),
-            }
-            if wanted in keys:
-                return dict(user)
-        raise ApiError(
-            404, "ErrorInvalidUser", f"The requested user '{request.params['user_id']}' is invalid."
-        )
-
-    def mailbox_for(request: Request, roles: frozenset[str]) -> tuple[dict[str, Any], str]:
-        """(the user, their mailbox key) after the permission and policy checks."""
-        user = user_for(request)
-        _require(request, roles)
-        upn = str(user["userPrincipalName"]).lower()
-        denied = tenant.data.get("mail_policy", {}).get("denied_mailboxes", [])
-        if upn in denied:
-            raise ApiError(403, "ErrorAccessDenied", POLICY_DENIED)
-        mailbox = tenant.table("mailboxes").setdefault(upn, {"messages": {}})
-        mailbox.setdefault("messages", {})
-        folders = mailbox.setdefault("folders", {})
-        for name in WELL_KNOWN_FOLDERS:
-            folders.setdefault(name, "AAMkAG" + secrets.token_urlsafe(30) + "AAA=")
-        return user, upn
-
-    def messages_of(upn: str) -> dict[str, Any]:
-        messages: dict[str, Any] = tenant.table("mailboxes")[upn]["messages"]
-        return messages
-
-    def folder_id(upn: str, name: str) -> str:
-        return str(tenant.table("mailboxes")[upn]["folders"][name])
-
-    def user_names() -> dict[str, str]:
-        return {
-            str(u.get("mail", "")).lower(): str(u.get("displayName") or "")
-            for u in tenant.table("users").values()
-            if u.get("mail")
-        }
-
-    def sender_of(user: dict[str, Any]) -> dict[str, Any]:
-        address = str(user.get("mail") or user["userPrincipalName"])
-        return {"emailAddress": {"name": user.get("displayName") or address, "address": address}}
-
-    # building a message from JSON -------------------------------------------------------------
-    def attachment_record(raw: object) -> dict[str, Any]:
-        if not isinstance(raw, dict):
-            raise ApiError(400, "RequestBodyRead", "An attachment must be an object.")
-        kind = str(raw.get("@odata.type", "")).lstrip("#").lower()
-        if kind != "microsoft.graph.fileattachment":
-            raise ApiError(
-                400,
-                "RequestBodyRead",
-                "Only #microsoft.graph.fileAttachment attachments are supported here.",
-            )
-        name = raw.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ApiError(400, "ErrorInvalidRequest", "An attachment needs a name.")
-        encoded = raw.get("contentBytes")
-        if not isinstance(encoded, str):
-            raise ApiError(400, "ErrorInvalidRequest", "A file attachment needs contentBytes.")
-        try:
-            content = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ApiError(
-                400,
-                "RequestBodyRead",
-                "Cannot convert the literal in 'contentBytes' to the expected type 'Edm.Binary'.",
-            ) from exc
-        if len(content) >= INLINE_ATTACHMENT_LIMIT:
-            raise ApiError(
-                413,
-                "RequestEntityTooLarge",
-                "Attachments of 3 MB or more must be added through an upload session.",
-            )
-        return {
-            "id": _new_attachment_id(),
-            "name": name,
-            "contentType": str(raw.get("contentType") or _guess_type(name)),
-            "size": len(content),
-            "isInline": bool(raw.get("isInline", False)),
-            "lastModifiedDateTime": now_iso(),
-            "contentId": raw.get("contentId"),
-            "_content": content,
-        }
-
-    def build_message(
-        body: dict[str, Any], user: dict[str, Any], upn: str, *, draft: bool
-    ) -> dict[str, Any]:
-        names = user_names()
-        headers = body.get("internetMessageHeaders") or []
-        if not isinstance(headers, list):
-            raise ApiError(400, "RequestBodyRead", "'internetMessageHeaders' must be a collection.")
-        for header in headers:
-            name = header.get("name") if isinstance(header, dict) else None
-            if not isinstance(name, str) or not name.lower().startswith("x-"):
-                raise ApiError(
-                    400,
-                    "InvalidInternetMessageHeader",
-                    f"The internet message header name '{name}' should start with 'x-' or 'X-'.",
-                )
-        properties = body.get("singleValueExtendedProperties") or []
-        if not isinstance(properties, list):
-            raise ApiError(
-                400, "RequestBodyRead", "'singleValueExtendedProperties' must be a collection."
-            )
-        for prop in properties:
-            if (
-                not isinstance(prop, dict)
-                or not isinstance(prop.get("id"), str)
-                or not _PROPERTY_TAG.match(prop["id"])
-            ):
-                raise ApiError(
-                    400, "ErrorInvalidProperty", "The extended property id is not valid."
-                )
-        content = body.get("body") or {"contentType": "text", "content": ""}
-        if not isinstance(content, dict):
-            raise ApiError(400, "RequestBodyRead", "'body' must be an itemBody.")
-        content_type = str(content.get("contentType") or "text").lower()
-        if content_type not in {"text", "html"}:
-            raise ApiError(
-                400, "RequestBodyRead", f"The value '{content_type}' is not a valid bodyType."
-            )
-        importance = str(body.get("importance") or "normal").lower()
-        if importance not in {"low", "normal", "high"}:
-            raise ApiError(400, "RequestBodyRead", f"The value '{importance}' is not valid.")
-        raw_attachments = body.get("attachments") or []
-        if not isinstance(raw_attachments, list):
-            raise ApiError(400, "RequestBodyRead", "'attachments' must be a collection.")
-        attachments = [attachment_record(raw) for raw in raw_attachments]
-        stamp = now_iso()
-        domain = str(user["userPrincipalName"]).rpartition("@")[2]
-        internet_id = body.get("internetMessageId")
-        if not (draft and isinstance(internet_id, str) and internet_id):
-            internet_id = f"<{secrets.token_hex(16).upper()}@{domain}>"
-        item_body = {"contentType": content_type, "content": str(content.get("content") or "")}
-        sender = sender_of(user)
-        message_id = _new_message_id()
-        return {
-            "id": message_id,
-            "createdDateTime": stamp,
-            "lastModifiedDateTime": stamp,
-            "changeKey": _change_key(),
-            "categories": [],
-            "receivedDateTime": stamp,
-            "sentDateTime": stamp,
-            "hasAttachments": bool(attachments),
-            "internetMessageId": internet_id,
-            "subject": str(body.get("subject") or ""),
-            "bodyPreview": _preview(item_body),
-            "importance": importance,
-            "parentFolderId": "",
-            "conversationId": "AAQkAG" + secrets.token_urlsafe(30) + "=",
-            "isDeliveryReceiptRequested": bool(body.get("isDeliveryReceiptRequested", False)),
-            "isReadReceiptRequested": bool(body.get("isReadReceiptRequested", False)),
-            "isRead": True,
-            "isDraft": draft,
-            "webLink": (
-                "https://outlook.office365.com/owa/?ItemID="
-                f"{quote(message_id, safe='')}&exvsurl=1&viewmodel=ReadMessageItem"
-            ),
-            "inferenceClassification": "focused",
-            "body": item_body,
-            "sender": sender,
-            "from": sender,
-            "toRecipients": _recipients(body.get("toRecipients"), "toRecipients", names),
-            "ccRecipients": _recipients(body.get("ccRecipients"), "ccRecipients", names),
-            "bccRecipients": _recipients(body.get("bccRecipients"), "bccRecipients", names),
-            "replyTo": _recipients(body.get("replyTo"), "replyTo", names),
-            "flag": {"flagStatus": "notFlagged"},
-            "internetMessageHeaders": [
-                {"name": str(h["name"]), "value": str(h.get("value") or "")} for h in headers
-            ],
-            "singleValueExtendedProperties": [
-                {"id": str(p["id"]), "value": str(p.get("value") or "")} for p in properties
-            ],
-            "_folder": "drafts" if draft else "sentitems",
-            "_mailbox": upn,
-            "_attachments": attachments,
-        }
-
-    def store_attachments(message: dict[str, Any]) -> None:
-        """Move attachment bytes out of the record into blobs."""
-        for attachment in message["_attachments"]:
-            if "_content" in attachment:
-                attachment["_blob"] = f"mail-att-{attachment['id']}"
-                tenant.put_blob(attachment["_blob"], attachment.pop("_content"))
-
-    def check_sendable(message: dict[str, Any]) -> None:
-        everyone = message["toRecipients"] + message["ccRecipients"] + message["bccRecipients"]
-        if not everyone:
-            raise ApiError(
-                400,
-                "ErrorInvalidRecipients",
-                "At least one recipient is required, but none were found.",
-            )
-        for recipient in everyone:
-            address = recipient["emailAddress"]["address"]
-            if not _ADDRESS.match(address):
-                raise ApiError(
-                    400,
-                    "ErrorInvalidRecipients",
-                    f"At least one recipient isn't valid: '{address}'.",
-                )
-        total = sum(int(a["size"]) for a in message["_attachments"])
-        if total > MESSAGE_SIZE_LIMIT:
-            raise ApiError(
-                413, "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size."
-            )
-
-    def record_delivery(message: dict[str, Any]) -> None:
-        """Archive the sent message (with its attachments) and log the delivery."""
-        archived = copy.deepcopy(message)
-        for attachment in archived["_attachments"]:
-            archive_blob = f"mail-archive-{archived['id']}-{attachment['id']}"
-            tenant.put_blob(archive_blob, tenant.get_blob(str(attachment["_blob"])))
-            attachment["_blob"] = archive_blob
-        tenant.data.setdefault(ARCHIVE, {})[archived["id"]] = archived
-        properties = message.get("singleValueExtendedProperties") or []
-        tenant.data.setdefault(DELIVERED, []).append(
-            {
-                "mailbox": message["_mailbox"],
-                "message_id": message["id"],
-                "to": [r["emailAddress"]["address"] for r in message["toRecipients"]],
-                "cc": [r["emailAddress"]["address"] for r in message["ccRecipients"]],
-                "bcc": [r["emailAddress"]["address"] for r in message["bccRecipients"]],
-                "subject": message["subject"],
-                "key": properties[0]["value"] if properties else None,
-                "attachments": [
-                    {"name": a["name"], "contentType": a["contentType"], "size": a["size"]}
-                    for a in message["_attachments"]
-                ],
-                "sentDateTime": message["sentDateTime"],
-            }
-        )
-
-    # rendering ----------------------------------------------------------------------------------
-    def attachment_json(attachment: dict[str, Any]) -> dict[str, Any]:
-        content = tenant.get_blob(str(attachment.get("_blob", "")))
-        return {
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "@odata.mediaContentType": attachment["contentType"],
-            "id": attachment["id"],
-            "lastModifiedDateTime": attachment["lastModifiedDateTime"],
-            "name": attachment["name"],
-            "contentType": attachment["contentType"],
-            "size": attachment["size"],
-            "isInline": attachment["isInline"],
-            "contentId": attachment.get("contentId"),
-            "contentLocation": None,
-            "contentBytes": base64.b64encode(content).decode("ascii"),
-        }
-
-    def message_json(
-        request: Request, upn: str, message: dict[str, Any], *, context: bool
-    ) -> dict[str, Any]:
-        select = request.query.get("$select")
-        hidden = {"internetMessageHeaders", "singleValueExtendedProperties"}
-        public = {k: v for k, v in message.items() if not k.startswith("_") and k not in hidden}
-        public["parentFolderId"] = folder_id(upn, str(message["_folder"]))
-        out: dict[str, Any] = {}
-        if context:
-            out["@odata.context"] = (
-                f"{request.graph_url}/$metadata#users('{quote(upn, safe='@')}')/messages/$entity"
-            )
-        out["@odata.etag"] = f'W/"{message["changeKey"]}"'
-        if select:
-            wanted = {part.strip().lower() for part in select.split(",")}
-            if "internetmessageheaders" in wanted:
-                public["internetMessageHeaders"] = message.get("internetMessageHeaders", [])
-            out.update({k: v for k, v in public.items() if k.lower() in wanted or k == "id"})
-        else:
-            out.update(public)
-        expand = request.query.get("$expand")
-        if expand:
-            want_props, prop_filter, want_attachments = _expand_properties(expand)
-            if want_props:
-                props = [
-                    dict(p)
-                    for p in message.get("singleValueExtendedProperties") or []
-                    if prop_filter is None or _same_property(str(p["id"]), prop_filter)
-                ]
-                if props:
-                    out["singleValueExtendedProperties"] = props
-            if want_attachments:
-                out["attachments"] = [attachment_json(a) for a in message["_attachments"]]
-        return out
-
-    def find_message(upn: str, message_id: str) -> dict[str, Any]:
-        message = messages_of(upn).get(message_id)
-        if not isinstance(message, dict):
-            raise ApiError(
-                404, "ErrorItemNotFound", "The specified object was not found in the store."
-            )
-        return message
-
-    # handlers -----------------------------------------------------------------------------------
-    def send_mail(request: Request) -> Response:
-        user, upn = mailbox_for(request, SEND_ROLES)
-        if len(request.body) > REQUEST_LIMIT:
-            raise ApiError(
-                413, "RequestEntityTooLarge", "The maximum request length supported is 4MB."
-            )
-        content_type = str(request.headers.get("content-type", "")).lower()
-        if content_type.startswith("text/plain"):
-            body = {"message": mime_to_message(request.body), "saveToSentItems": True}
-        else:
-            body = request.json_object()
-        raw_message = body.get("message")
-        if not isinstance(raw_message, dict):
-            raise ApiError(400, "ErrorInvalidRequest", "The 'message' parameter is required.")
-        save = _bool(body.get("saveToSentItems"), True)
-        message = build_message(raw_message, user, upn, draft=False)
-        check_sendable(message)
-        message["parentFolderId"] = folder_id(upn, "sentitems")
-        store_attachments(message)
-        record_delivery(message)
-        if save:
-            messages_of(upn)[message["id"]] = message
-        else:
-            for attachment in message["_attachments"]:
-                tenant.delete_blob(str(attachment["_blob"]))
-        return empty_response(202)
-
-    def mime_to_message(raw: bytes) -> dict[str, Any]:
-        try:
-            decoded = base64.b64decode(b"".join(raw.split()), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ApiError(
-                400,
-                "ErrorMimeContentInvalidBase64String",
-                "Invalid base64 string for MIME content.",
-            ) from exc
-        parsed = email.message_from_bytes(decoded, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-
-        def addresses(header: str) -> list[dict[str, Any]]:
-            values = parsed.get_all(header) or []
-            return [
-                {"emailAddress": {"name": name or address, "address": address}}
-                for name, address in email.utils.getaddresses([str(v) for v in values])
-                if address
-            ]
-
-        html = parsed.get_body(preferencelist=("html", "plain"))
-        text = html.get_content() if html is not None else ""
-        kind = "html" if html is not None and html.get_content_subtype() == "html" else "text"
-        attachments = []
-        for part in parsed.iter_attachments():
-            payload = part.get_payload(decode=True)
-            attachments.append(
-                {
-                    "@odata.type": "#microsoft.graph.fileAttachment",
-                    "name": part.get_filename() or "attachment",
-                    "contentType": part.get_content_type(),
-                    "contentBytes": base64.b64encode(
-                        payload if isinstance(payload, bytes) else b""
-                    ).decode("ascii"),
-                }
-            )
-        return {
-            "subject": str(parsed.get("Subject", "")),
-            "body": {"contentType": kind, "content": str(text)},
-            "toRecipients": addresses("To"),
-            "ccRecipients": addresses("Cc"),
-            "bccRecipients": addresses("Bcc"),
-            "internetMessageHeaders": [
-                {"name": k, "value": str(v)}
-                for k, v in parsed.items()
-                if k.lower().startswith("x-")
-            ],
-            "attachments": attachments,
-        }
-
-    def create_draft(request: Request) -> Response:
-        user, upn = mailbox_for(request, WRITE_ROLES)
-        if len(request.body) > REQUEST_LIMIT:
-            raise ApiError(
-                413, "RequestEntityTooLarge", "The maximum request length supported is 4MB."
-            )
-        message = build_message(request.json_object(), user, upn, draft=True)
-        store_attachments(message)
-        messages_of(upn)[message["id"]] = message
-        shown = message_json(request, upn, message, context=True)
-        return json_response(201, shown)
-
-    def get_message(request: Request) -> Response:
-        _, upn = mailbox_for(request, READ_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        return json_response(200, message_json(request, upn, message, context=True))
-
-    def delete_message(request: Request) -> Response:
-        _, upn = mailbox_for(request, WRITE_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        for attachment in message["_attachments"]:
-            tenant.delete_blob(str(attachment["_blob"]))
-        del messages_of(upn)[message["id"]]
-        return empty_response(204)
-
-    def list_messages(request: Request) -> Response:
-        _, upn = mailbox_for(request, READ_ROLES)
-        messages = list(messages_of(upn).values())
-        if "folder_id" in request.params:
-            wanted = request.params["folder_id"].strip()
-            folders = tenant.table("mailboxes")[upn]["folders"]
-            name = next((k for k, v in folders.items() if k == wanted.lower() or v == wanted), None)
-            if name is None:
-                raise ApiError(
-                    404, "ErrorItemNotFound", "The specified object was not found in the store."
-                )
-            messages = [m for m in messages if m["_folder"] == name]
-        flt = request.query.get("$filter")
-        if flt:
-            predicate = _message_filter(flt)
-            messages = [m for m in messages if predicate(m)]
-        messages = _order(messages, request.query.get("$orderby"))
-        values = [message_json(request, upn, m, context=False) for m in messages]
-        context = f"{request.graph_url}/$metadata#users('{quote(upn, safe='@')}')/messages"
-        return collection_response(request, values, context=context, default_top=10)
-
-    def add_attachment(request: Request) -> Response:
-        _, upn = mailbox_for(request, WRITE_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        if len(request.body) > REQUEST_LIMIT:
-            raise ApiError(
-                413, "RequestEntityTooLarge", "The maximum request length supported is 4MB."
-            )
-        attachment = attachment_record(request.json_object())
-        attachment["_blob"] = f"mail-att-{attachment['id']}"
-        tenant.put_blob(attachment["_blob"], attachment.pop("_content"))
-        message["_attachments"].append(attachment)
-        message["hasAttachments"] = True
-        message["changeKey"] = _change_key()
-        message["lastModifiedDateTime"] = now_iso()
-        shown = attachment_json(attachment)
-        shown = {
-            "@odata.context": (
-                f"{request.graph_url}/$metadata#users('{quote(upn, safe='@')}')/"
-                f"messages('{quote(str(message['id']), safe='')}')/attachments/$entity"
-            ),
-            **shown,
-        }
-        return json_response(201, shown)
-
-    def list_attachments(request: Request) -> Response:
-        _, upn = mailbox_for(request, READ_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        select = request.query.get("$select")
-        values = [select_fields(attachment_json(a), select) for a in message["_attachments"]]
-        return collection_response(request, values)
-
-    def get_attachment(request: Request) -> Response:
-        _, upn = mailbox_for(request, READ_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        for attachment in message["_attachments"]:
-            if attachment["id"] == request.params["attachment_id"]:
-                shown = attachment_json(attachment)
-                return json_response(200, select_fields(shown, request.query.get("$select")))
-        raise ApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
-
-    def send_draft(request: Request) -> Response:
-        _, upn = mailbox_for(request, SEND_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        if not message.get("isDraft"):
-            raise ApiError(400, "ErrorInvalidOperation", "Only a draft message can be sent.")
-        check_sendable(message)
-        stamp = now_iso()
-        message["isDraft"] = False
-        message["sentDateTime"] = stamp
-        message["receivedDateTime"] = stamp
-        message["lastModifiedDateTime"] = stamp
-        message["changeKey"] = _change_key()
-        message["_folder"] = "sentitems"
-        record_delivery(message)
-        return empty_response(202)
-
-    # attachment upload sessions -------------------------------------------------------------
-    def uploads() -> dict[str, Any]:
-        return tenant.table(UPLOADS)
-
-    def create_upload(request: Request) -> Response:
-        user, upn = mailbox_for(request, WRITE_ROLES)
-        message = find_message(upn, request.params["message_id"])
-        body = request.json_object()
-        item = body.get("AttachmentItem", body.get("attachmentItem"))
-        if not isinstance(item, dict):
-            raise ApiError(400, "ErrorInvalidRequest", "The AttachmentItem parameter is required.")
-        if str(item.get("attachmentType", "")).lower() != "file":
-            raise ApiError(400, "ErrorInvalidRequest", "Only file attachments can be uploaded.")
-        name = item.get("name")
-        size = item.get("size")
-        if not isinstance(name, str) or not name.strip():
-            raise ApiError(400, "ErrorInvalidRequest", "The attachment needs a name.")
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise ApiError(400, "ErrorInvalidRequest", "The attachment needs a positive size.")
-        if size < UPLOAD_MINIMUM:
-            raise ApiError(
-                400,
-                "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
-                "Attachment size must be greater than the minimum size.",
-            )
-        if size > UPLOAD_MAXIMUM:
-            raise ApiError(
-                400, "ErrorAttachmentSizeLimitExceeded", "The attachment exceeds 150 MB."
-            )
-        session_id = secrets.token_urlsafe(24)
-        token = secrets.token_urlsafe(40)
-        expires = time.time() + SESSION_SECONDS
-        uploads()[session_id] = {
-            "mailbox": upn,
-            "user_id": user["id"],
-            "message": message["id"],
-            "name": name,
-            "size": size,
-            "contentType": str(item.get("contentType") or _guess_type(name)),
-            "isInline": bool(item.get("isInline", False)),
-            "contentId": item.get("contentId"),
-            "received": 0,
-            "expires": expires,
-            "token": token,
-        }
-        tenant.put_blob(f"mail-upload-{session_id}", b"")
-        return json_response(
-            201,
-            {
-                "@odata.context": f"{request.graph_url}/$metadata#microsoft.graph.uploadSession",
-                "uploadUrl": (
-                    f"{request.base_url}/_upload/attachments/{session_id}?authtoken={token}"
-                ),
-                "expirationDateTime": _expiry_text(expires),
-                "nextExpectedRanges": ["0-"],
-            },
-        )
-
-    def upload_for(request: Request) -> tuple[str, dict[str, Any]]:
-        if "authorization" in request.headers:
-            raise ApiError(
-                401,
-                "InvalidAuthenticationToken",
-                "The upload URL carries its own token; do not send an Authorization header.",
-            )
-        session_id = request.params["session_id"]
-        record = uploads().get(session_id)
-        if isinstance(record, dict) and record["expires"] < time.time():
-            drop_upload(session_id)
-            record = None
-        if not isinstance(record, dict):
-            raise ApiError(404, "ErrorItemNotFound", "The upload session was not found.")
-        if not secrets.compare_digest(request.query.get("authtoken", ""), str(record["token"])):
-            raise ApiError(401, "InvalidAuthenticationToken", "The authtoken is not valid.")
-        return session_id, record
-
-    def drop_upload(session_id: str) -> None:
-        uploads().pop(session_id, None)
-        tenant.delete_blob(f"mail-upload-{session_id}")
-
-    def upload_status(request: Request, record: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "@odata.context": (
-                f"{request.base_url}/api/v2.0/$metadata#Users('{record['user_id']}')/"
-                f"Messages('{quote(str(record['message']), safe='')}')/AttachmentSessions/$entity"
-            ),
-            "ExpirationDateTime": _expiry_text(float(record["expires"])),
-            "nextExpectedRanges": [str(record["received"])],
-        }
-
-    def put_chunk(request: Request) -> Response:
-        session_id, record = upload_for(request)
-        found = _RANGE.match(str(request.headers.get("content-range", "")))
-        if not found:
-            raise ApiError(
-                400, "ErrorInvalidRequest", "A Content-Range header 'bytes a-b/total' is required."
-            )
-        start, end, total = (int(value) for value in found.groups())
-        length = len(request.body)
-        if total != record["size"]:
-            raise ApiError(
-                400,
-                "ErrorInvalidRequest",
-                "The total length in Content-Range does not match the attachment size.",
-            )
-        if end < start or end >= total or end - start + 1 != length:
-            raise ApiError(400, "ErrorInvalidRequest", "The Content-Range is not valid.")
-        if length > UPLOAD_CHUNK_LIMIT:
-            raise ApiError(413, "RequestEntityTooLarge", "Upload at most 4 MB per request.")
-        if start != int(record["received"]):
-            raise ApiError(
-                416,
-                "ErrorInvalidRange",
-                f"The range is not the next expected one ({record['received']}-).",
-            )
-        blob_id = f"mail-upload-{session_id}"
-        content = tenant.get_blob(blob_id) + request.body
-        if end + 1 < total:
-            tenant.put_blob(blob_id, content)
-            record["received"] = end + 1
-            record["expires"] = time.time() + SESSION_SECONDS
-            return json_response(200, upload_status(request, record))
-        upn = str(record["mailbox"])
-        message = messages_of(upn).get(str(record["message"]))
-        if not isinstance(message, dict):
-            drop_upload(session_id)
-            raise ApiError(404, "ErrorItemNotFound", "The message no longer exists.")
-        attachment = {
-            "id": _new_attachment_id(),
-            "name": record["name"],
-            "contentType": record["contentType"],
-            "size": len(content),
-            "isInline": record["isInline"],
-            "lastModifiedDateTime": now_iso(),
-            "contentId": record["contentId"],
-            "_blob": "",
-        }
-        attachment["_blob"] = f"mail-att-{attachment['id']}"
-        tenant.put_blob(attachment["_blob"], content)
-        message["_attachments"].append(attachment)
-        message["hasAttachments"] = True
-        message["changeKey"] = _change_key()
-        message["lastModifiedDateTime"] = now_iso()
-        drop_upload(session_id)
-        location = (
-            f"{request.graph_url}/users('{record['user_id']}')/messages('"
-            f"{quote(str(message['id']), safe='')}')/attachments('"
-            f"{quote(str(attachment['id']), safe='')}')"
-        )
-        return empty_response(201, {"Location": location})
-
-    def get_upload(request: Request) -> Response:
-        _, record = upload_for(request)
-        return json_response(200, upload_status(request, record))
-
-    def delete_upload(request: Request) -> Response:
-        session_id, _ = upload_for(request)
-        drop_upload(session_id)
-        return empty_response(204)
-
     # registration ---------------------------------------------------------------------------
     add = ctx.router.add
     message_type = "microsoft.graph.message"
     attachment_type = "microsoft.graph.attachment"
     user = "/users/{user-id}"
     one = f"{user}/messages/{{message-id}}"
-    add("POST", f"{user}/sendMail", send_mail)
+    add("POST", f"{user}/sendMail", bind(send_mail, ctx))
     add(
         "GET",
         f"{user}/mailFolders/{{folder-id}}/messages",
-        list_messages,
+        bind(list_messages, ctx),
         returns=message_type,
         collection=True,
     )
     add(
         "POST",
         f"{one}/attachments/createUploadSession",
-        create_upload,
+        bind(create_upload, ctx),
         returns="microsoft.graph.uploadSession",
     )
-    add("POST", f"{one}/attachments", add_attachment, returns=attachment_type)
-    add("GET", f"{one}/attachments", list_attachments, returns=attachment_type, collection=True)
-    add("GET", f"{one}/attachments/{{attachment-id}}", get_attachment, returns=attachment_type)
-    add("POST", f"{one}/send", send_draft)
-    add("GET", one, get_message, returns=message_type)
-    add("DELETE", one, delete_message)
-    add("POST", f"{user}/messages", create_draft, returns=message_type)
-    add("GET", f"{user}/messages", list_messages, returns=message_type, collection=True)
+    add("POST", f"{one}/attachments", bind(add_attachment, ctx), returns=attachment_type)
+    add(
+        "GET",
+        f"{one}/attachments",
+        bind(list_attachments, ctx),
+        returns=attachment_type,
+        collection=True,
+    )
+    add(
+        "GET",
+        f"{one}/attachments/{{attachment-id}}",
+        bind(get_attachment, ctx),
+        returns=attachment_type,
+    )
+    add("POST", f"{one}/send", bind(send_draft, ctx))
+    add("GET", one, bind(get_message, ctx), returns=message_type)
+    add("DELETE", one, bind(delete_message, ctx))
+    add("POST", f"{user}/messages", bind(create_draft, ctx), returns=message_type)
+    add(
+        "GET",
+        f"{user}/messages",
+        bind(list_messages, ctx),
+        returns=message_type,
+        collection=True,
+    )
     upload = "/_upload/attachments/{session-id}"
-    add("PUT", upload, put_chunk, graph=False, auth=False)
-    add("GET", upload, get_upload, graph=False, auth=False)
-    add("DELETE", upload, delete_upload, graph=False, auth=False)
+    add("PUT", upload, bind(put_chunk, ctx), graph=False, auth=False)
+    add("GET", upload, bind(get_upload, ctx), graph=False, auth=False)
+    add("DELETE", upload, bind(delete_upload, ctx), graph=False, auth=False)

@@ -1,5 +1,8 @@
 """Sandbox routes: Planner plans, buckets, tasks and task details.
 
+Over 500 lines on purpose: Planner's write rules (etags, order hints, checklist and
+reference maps) and one handler per served route, kept together because they share the store.
+
 State lives in ``tenant.data["planner"]`` as ``{plans, buckets, tasks, details}``, each a dict
 keyed by id. Every record keeps its version in ``etag_version`` (stripped before answering);
 the ``@odata.etag`` is an opaque ``W/"..."`` string derived from kind, id and version, so a
@@ -9,6 +12,8 @@ Behaviour follows graph.md §4: ``If-Match`` is required on PATCH/DELETE (400 wi
 when stale), ``Prefer: return=representation`` turns a 204 into 200 + the resource, open-type
 values (assignments, checklist items, references) need ``@odata.type``, the service replaces
 client order hints, and ``percentComplete`` 100 sets ``completedDateTime``/``completedBy``.
+A reference's ``type`` must be one of the documented PowerPoint, Word, Excel, Other (400
+otherwise: stricter than Microsoft, whose enforcement is unverified).
 
 The sandbox-only header ``X-Sandbox-Acting-User: <user id or UPN>`` makes a change look as if
 a person made it in the Planner app (``createdBy``/``completedBy``/``lastModifiedBy`` name
@@ -30,6 +35,7 @@ from automation.sandbox.framework import (
     ApiError,
     Request,
     Response,
+    bind,
     collection_response,
     empty_response,
     json_response,
@@ -46,6 +52,9 @@ ACTING_USER_HEADER = "X-Sandbox-Acting-User"
 READ_ROLES = frozenset({"Tasks.Read.All", "Tasks.ReadWrite.All"})
 WRITE_ROLES = frozenset({"Tasks.ReadWrite.All"})
 VERSION_KEY = "etag_version"
+# plannerExternalReference page: "Types include: PowerPoint, Word, Excel, Other". Whether
+# Planner refuses others (e.g. "Pdf") is unverified; the sandbox does, to be safe.
+REFERENCE_TYPES = frozenset({"PowerPoint", "Word", "Excel", "Other"})
 PREVIEW_TYPES = frozenset({"automatic", "noPreview", "checklist", "description", "reference"})
 MAX_ASSIGNEES = 20
 MAX_CHECKLIST_ITEMS = 20
@@ -471,6 +480,11 @@ def _apply_references(
                 if item[name] is not None and not isinstance(item[name], str):
                     raise bad_request(f"Reference '{key}': '{name}' must be a string.")
                 entry[name] = item[name]
+        if entry.get("type") is not None and entry["type"] not in REFERENCE_TYPES:
+            raise bad_request(
+                f"Reference '{key}': type '{entry['type']}' is not one of "
+                f"{', '.join(sorted(REFERENCE_TYPES))}."
+            )
         entry.setdefault("alias", None)
         entry.setdefault("type", None)
         if "previewPriority" in item:
@@ -496,292 +510,338 @@ def sync_task_counts(task: dict[str, Any], details: dict[str, Any]) -> None:
     task["hasDescription"] = bool(details.get("description"))
 
 
+def answer(status: int, kind: str, record: dict[str, Any], request: Request) -> Response:
+    body = select_fields(render(kind, record), request.query.get("$select"))
+    return json_response(status, body)
+
+
+def write_answer(kind: str, record: dict[str, Any], request: Request) -> Response:
+    if wants_representation(request):
+        return answer(200, kind, record, request)
+    return empty_response(204)
+
+
+# plans ---------------------------------------------------------------------------------
+def create_plan(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    body = request.json_object()
+    _check_keys(body, frozenset({"container", "title", "owner"}), frozenset({"id"}))
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise bad_request("Property 'title' is required.")
+    container = body.get("container", {})
+    group_id = body.get("owner")
+    if isinstance(container, dict) and container:
+        kind = container.get("type", "group")
+        if kind != "group":
+            raise bad_request(f"Container type '{kind}' is not supported here.")
+        group_id = container.get("containerId")
+        if not group_id and isinstance(container.get("url"), str):
+            found = _GROUP_URL.search(container["url"])
+            group_id = found.group(1) if found else None
+    if not group_id:
+        raise bad_request("Property 'container' must name a group (url or containerId).")
+    if group_id not in tenant.table("groups"):
+        raise planner_not_found()
+    plan = {
+        "id": new_planner_id(),
+        "title": title,
+        "owner": group_id,
+        "createdDateTime": now_iso(),
+        "createdBy": actor(request, tenant),
+        "container": {
+            "@odata.type": "#microsoft.graph.plannerPlanContainer",
+            "containerId": group_id,
+            "type": "group",
+            "url": f"https://graph.microsoft.com/v1.0/groups/{group_id}",
+        },
+        VERSION_KEY: 1,
+    }
+    store.data["plans"][plan["id"]] = plan
+    return answer(201, "plan", plan, request)
+
+
+def get_plan(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    return answer(200, "plan", store.get("plans", request.params["plan_id"]), request)
+
+
+def list_plan_buckets(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    plan = store.get("plans", request.params["plan_id"])
+    buckets = [
+        render("bucket", bucket)
+        for bucket in store.data["buckets"].values()
+        if bucket.get("planId") == plan["id"]
+    ]
+    return collection_response(request, buckets)
+
+
+def list_plan_tasks(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    plan = store.get("plans", request.params["plan_id"])
+    tasks = [render("task", task) for task in store.tasks_where("planId", plan["id"])]
+    return collection_response(request, tasks, default_top=TASKS_PAGE_SIZE)
+
+
+def list_group_plans(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    group_id = request.params["group_id"]
+    if group_id not in tenant.table("groups"):
+        raise planner_not_found()
+    plans = [
+        render("plan", plan)
+        for plan in store.data["plans"].values()
+        if (plan.get("container") or {}).get("containerId") == group_id
+    ]
+    return collection_response(request, plans)
+
+
+# buckets -------------------------------------------------------------------------------
+def create_bucket(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    body = request.json_object()
+    _check_keys(body, frozenset({"name", "planId", "orderHint"}), frozenset({"id"}))
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("Property 'name' is required.")
+    plan_id = body.get("planId")
+    if not isinstance(plan_id, str) or not plan_id:
+        raise bad_request("Property 'planId' is required.")
+    plan = store.get("plans", plan_id)
+    if "orderHint" in body:
+        _hint_text("orderHint", body["orderHint"])
+    bucket = {
+        "name": name,
+        "planId": plan["id"],
+        "orderHint": order_hint(tenant),
+        "id": new_planner_id(),
+        VERSION_KEY: 1,
+    }
+    store.data["buckets"][bucket["id"]] = bucket
+    return answer(201, "bucket", bucket, request)
+
+
+def get_bucket(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    return answer(200, "bucket", store.get("buckets", request.params["bucket_id"]), request)
+
+
+def update_bucket(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    bucket = store.get("buckets", request.params["bucket_id"])
+    check_if_match(request, "bucket", bucket)
+    body = request.json_object()
+    _check_keys(body, frozenset({"name", "orderHint"}), frozenset({"id", "planId"}))
+    if "name" in body and (not isinstance(body["name"], str) or not body["name"].strip()):
+        raise bad_request("Property 'name' must be a non-empty string.")
+    if "orderHint" in body:
+        _hint_text("orderHint", body["orderHint"])
+        bucket["orderHint"] = order_hint(tenant)
+    if "name" in body:
+        bucket["name"] = body["name"]
+    bump(bucket)
+    return write_answer("bucket", bucket, request)
+
+
+def delete_bucket(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    bucket = store.get("buckets", request.params["bucket_id"])
+    check_if_match(request, "bucket", bucket)
+    for task in store.tasks_where("bucketId", bucket["id"]):
+        store.delete_task(task["id"])
+    del store.data["buckets"][bucket["id"]]
+    return empty_response(204)
+
+
+def list_bucket_tasks(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    bucket = store.get("buckets", request.params["bucket_id"])
+    tasks = [render("task", task) for task in store.tasks_where("bucketId", bucket["id"])]
+    return collection_response(request, tasks, default_top=TASKS_PAGE_SIZE)
+
+
+# tasks ---------------------------------------------------------------------------------
+def create_task(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    body = request.json_object()
+    _check_keys(body, TASK_WRITABLE | {"planId"}, TASK_READ_ONLY)
+    plan_id = body.get("planId")
+    if not isinstance(plan_id, str) or not plan_id:
+        raise bad_request("Property 'planId' is required.")
+    plan = store.get("plans", plan_id)
+    if "title" not in body:
+        raise bad_request("Property 'title' is required.")
+    who = actor(request, tenant)
+    task: dict[str, Any] = {
+        "planId": plan["id"],
+        "bucketId": None,
+        "title": "",
+        "orderHint": order_hint(tenant),
+        "assigneePriority": "",
+        "percentComplete": 0,
+        "startDateTime": None,
+        "createdDateTime": now_iso(),
+        "dueDateTime": None,
+        "hasDescription": False,
+        "previewType": "automatic",
+        "completedDateTime": None,
+        "completedBy": None,
+        "referenceCount": 0,
+        "checklistItemCount": 0,
+        "activeChecklistItemCount": 0,
+        "conversationThreadId": None,
+        "priority": 5,
+        "id": new_planner_id(),
+        "createdBy": who,
+        "appliedCategories": {},
+        "assignments": {},
+        VERSION_KEY: 1,
+    }
+    apply_task_fields(task, body, store=store, who=who)
+    if len(store.tasks_where("planId", plan["id"])) >= 2400:
+        raise ApiError(403, "MaximumTasksInProject", "The plan has too many tasks.")
+    store.data["tasks"][task["id"]] = task
+    store.data["details"][task["id"]] = {
+        "id": task["id"],
+        "description": "",
+        "previewType": "automatic",
+        "checklist": {},
+        "references": {},
+        VERSION_KEY: 1,
+    }
+    return answer(201, "task", task, request)
+
+
+def get_task(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    return answer(200, "task", store.get("tasks", request.params["task_id"]), request)
+
+
+def update_task(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    task = store.get("tasks", request.params["task_id"])
+    check_if_match(request, "task", task)
+    body = request.json_object()
+    _check_keys(body, TASK_WRITABLE, TASK_READ_ONLY | {"planId"})
+    changed = copy.deepcopy(task)
+    apply_task_fields(changed, body, store=store, who=actor(request, tenant))
+    bump(changed)
+    store.data["tasks"][task["id"]] = changed
+    return write_answer("task", changed, request)
+
+
+def delete_task(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    task = store.get("tasks", request.params["task_id"])
+    check_if_match(request, "task", task)
+    store.delete_task(task["id"])
+    return empty_response(204)
+
+
+def get_details(ctx: SandboxContext, request: Request) -> Response:
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=False)
+    task = store.get("tasks", request.params["task_id"])
+    return answer(200, "details", store.get("details", task["id"]), request)
+
+
+def update_details(ctx: SandboxContext, request: Request) -> Response:
+    tenant = ctx.tenant
+    store = PlannerStore(ctx.tenant)
+    require_role(request, write=True)
+    task = store.get("tasks", request.params["task_id"])
+    details = store.get("details", task["id"])
+    check_if_match(request, "details", details)
+    body = request.json_object()
+    _check_keys(body, DETAILS_WRITABLE, frozenset({"id"}))
+    changed = copy.deepcopy(details)
+    apply_details_fields(changed, body, tenant=tenant, who=actor(request, tenant))
+    bump(changed)
+    sync_task_counts(task, changed)
+    bump(task)
+    store.data["details"][task["id"]] = changed
+    return write_answer("details", changed, request)
+
+
 # -- routes ----------------------------------------------------------------------------------------
 def register(ctx: SandboxContext) -> None:
     """Register the routes of this group."""
     tenant = ctx.tenant
-    store = PlannerStore(tenant)
+    PlannerStore(tenant)
     router = ctx.router
-
-    def answer(status: int, kind: str, record: dict[str, Any], request: Request) -> Response:
-        body = select_fields(render(kind, record), request.query.get("$select"))
-        return json_response(status, body)
-
-    def write_answer(kind: str, record: dict[str, Any], request: Request) -> Response:
-        if wants_representation(request):
-            return answer(200, kind, record, request)
-        return empty_response(204)
-
-    # plans ---------------------------------------------------------------------------------
-    def create_plan(request: Request) -> Response:
-        require_role(request, write=True)
-        body = request.json_object()
-        _check_keys(body, frozenset({"container", "title", "owner"}), frozenset({"id"}))
-        title = body.get("title")
-        if not isinstance(title, str) or not title.strip():
-            raise bad_request("Property 'title' is required.")
-        container = body.get("container", {})
-        group_id = body.get("owner")
-        if isinstance(container, dict) and container:
-            kind = container.get("type", "group")
-            if kind != "group":
-                raise bad_request(f"Container type '{kind}' is not supported here.")
-            group_id = container.get("containerId")
-            if not group_id and isinstance(container.get("url"), str):
-                found = _GROUP_URL.search(container["url"])
-                group_id = found.group(1) if found else None
-        if not group_id:
-            raise bad_request("Property 'container' must name a group (url or containerId).")
-        if group_id not in tenant.table("groups"):
-            raise planner_not_found()
-        plan = {
-            "id": new_planner_id(),
-            "title": title,
-            "owner": group_id,
-            "createdDateTime": now_iso(),
-            "createdBy": actor(request, tenant),
-            "container": {
-                "@odata.type": "#microsoft.graph.plannerPlanContainer",
-                "containerId": group_id,
-                "type": "group",
-                "url": f"https://graph.microsoft.com/v1.0/groups/{group_id}",
-            },
-            VERSION_KEY: 1,
-        }
-        store.data["plans"][plan["id"]] = plan
-        return answer(201, "plan", plan, request)
-
-    def get_plan(request: Request) -> Response:
-        require_role(request, write=False)
-        return answer(200, "plan", store.get("plans", request.params["plan_id"]), request)
-
-    def list_plan_buckets(request: Request) -> Response:
-        require_role(request, write=False)
-        plan = store.get("plans", request.params["plan_id"])
-        buckets = [
-            render("bucket", bucket)
-            for bucket in store.data["buckets"].values()
-            if bucket.get("planId") == plan["id"]
-        ]
-        return collection_response(request, buckets)
-
-    def list_plan_tasks(request: Request) -> Response:
-        require_role(request, write=False)
-        plan = store.get("plans", request.params["plan_id"])
-        tasks = [render("task", task) for task in store.tasks_where("planId", plan["id"])]
-        return collection_response(request, tasks, default_top=TASKS_PAGE_SIZE)
-
-    def list_group_plans(request: Request) -> Response:
-        require_role(request, write=False)
-        group_id = request.params["group_id"]
-        if group_id not in tenant.table("groups"):
-            raise planner_not_found()
-        plans = [
-            render("plan", plan)
-            for plan in store.data["plans"].values()
-            if (plan.get("container") or {}).get("containerId") == group_id
-        ]
-        return collection_response(request, plans)
-
-    # buckets -------------------------------------------------------------------------------
-    def create_bucket(request: Request) -> Response:
-        require_role(request, write=True)
-        body = request.json_object()
-        _check_keys(body, frozenset({"name", "planId", "orderHint"}), frozenset({"id"}))
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise bad_request("Property 'name' is required.")
-        plan_id = body.get("planId")
-        if not isinstance(plan_id, str) or not plan_id:
-            raise bad_request("Property 'planId' is required.")
-        plan = store.get("plans", plan_id)
-        if "orderHint" in body:
-            _hint_text("orderHint", body["orderHint"])
-        bucket = {
-            "name": name,
-            "planId": plan["id"],
-            "orderHint": order_hint(tenant),
-            "id": new_planner_id(),
-            VERSION_KEY: 1,
-        }
-        store.data["buckets"][bucket["id"]] = bucket
-        return answer(201, "bucket", bucket, request)
-
-    def get_bucket(request: Request) -> Response:
-        require_role(request, write=False)
-        return answer(200, "bucket", store.get("buckets", request.params["bucket_id"]), request)
-
-    def update_bucket(request: Request) -> Response:
-        require_role(request, write=True)
-        bucket = store.get("buckets", request.params["bucket_id"])
-        check_if_match(request, "bucket", bucket)
-        body = request.json_object()
-        _check_keys(body, frozenset({"name", "orderHint"}), frozenset({"id", "planId"}))
-        if "name" in body and (not isinstance(body["name"], str) or not body["name"].strip()):
-            raise bad_request("Property 'name' must be a non-empty string.")
-        if "orderHint" in body:
-            _hint_text("orderHint", body["orderHint"])
-            bucket["orderHint"] = order_hint(tenant)
-        if "name" in body:
-            bucket["name"] = body["name"]
-        bump(bucket)
-        return write_answer("bucket", bucket, request)
-
-    def delete_bucket(request: Request) -> Response:
-        require_role(request, write=True)
-        bucket = store.get("buckets", request.params["bucket_id"])
-        check_if_match(request, "bucket", bucket)
-        for task in store.tasks_where("bucketId", bucket["id"]):
-            store.delete_task(task["id"])
-        del store.data["buckets"][bucket["id"]]
-        return empty_response(204)
-
-    def list_bucket_tasks(request: Request) -> Response:
-        require_role(request, write=False)
-        bucket = store.get("buckets", request.params["bucket_id"])
-        tasks = [render("task", task) for task in store.tasks_where("bucketId", bucket["id"])]
-        return collection_response(request, tasks, default_top=TASKS_PAGE_SIZE)
-
-    # tasks ---------------------------------------------------------------------------------
-    def create_task(request: Request) -> Response:
-        require_role(request, write=True)
-        body = request.json_object()
-        _check_keys(body, TASK_WRITABLE | {"planId"}, TASK_READ_ONLY)
-        plan_id = body.get("planId")
-        if not isinstance(plan_id, str) or not plan_id:
-            raise bad_request("Property 'planId' is required.")
-        plan = store.get("plans", plan_id)
-        if "title" not in body:
-            raise bad_request("Property 'title' is required.")
-        who = actor(request, tenant)
-        task: dict[str, Any] = {
-            "planId": plan["id"],
-            "bucketId": None,
-            "title": "",
-            "orderHint": order_hint(tenant),
-            "assigneePriority": "",
-            "percentComplete": 0,
-            "startDateTime": None,
-            "createdDateTime": now_iso(),
-            "dueDateTime": None,
-            "hasDescription": False,
-            "previewType": "automatic",
-            "completedDateTime": None,
-            "completedBy": None,
-            "referenceCount": 0,
-            "checklistItemCount": 0,
-            "activeChecklistItemCount": 0,
-            "conversationThreadId": None,
-            "priority": 5,
-            "id": new_planner_id(),
-            "createdBy": who,
-            "appliedCategories": {},
-            "assignments": {},
-            VERSION_KEY: 1,
-        }
-        apply_task_fields(task, body, store=store, who=who)
-        if len(store.tasks_where("planId", plan["id"])) >= 2400:
-            raise ApiError(403, "MaximumTasksInProject", "The plan has too many tasks.")
-        store.data["tasks"][task["id"]] = task
-        store.data["details"][task["id"]] = {
-            "id": task["id"],
-            "description": "",
-            "previewType": "automatic",
-            "checklist": {},
-            "references": {},
-            VERSION_KEY: 1,
-        }
-        return answer(201, "task", task, request)
-
-    def get_task(request: Request) -> Response:
-        require_role(request, write=False)
-        return answer(200, "task", store.get("tasks", request.params["task_id"]), request)
-
-    def update_task(request: Request) -> Response:
-        require_role(request, write=True)
-        task = store.get("tasks", request.params["task_id"])
-        check_if_match(request, "task", task)
-        body = request.json_object()
-        _check_keys(body, TASK_WRITABLE, TASK_READ_ONLY | {"planId"})
-        changed = copy.deepcopy(task)
-        apply_task_fields(changed, body, store=store, who=actor(request, tenant))
-        bump(changed)
-        store.data["tasks"][task["id"]] = changed
-        return write_answer("task", changed, request)
-
-    def delete_task(request: Request) -> Response:
-        require_role(request, write=True)
-        task = store.get("tasks", request.params["task_id"])
-        check_if_match(request, "task", task)
-        store.delete_task(task["id"])
-        return empty_response(204)
-
-    def get_details(request: Request) -> Response:
-        require_role(request, write=False)
-        task = store.get("tasks", request.params["task_id"])
-        return answer(200, "details", store.get("details", task["id"]), request)
-
-    def update_details(request: Request) -> Response:
-        require_role(request, write=True)
-        task = store.get("tasks", request.params["task_id"])
-        details = store.get("details", task["id"])
-        check_if_match(request, "details", details)
-        body = request.json_object()
-        _check_keys(body, DETAILS_WRITABLE, frozenset({"id"}))
-        changed = copy.deepcopy(details)
-        apply_details_fields(changed, body, tenant=tenant, who=actor(request, tenant))
-        bump(changed)
-        sync_task_counts(task, changed)
-        bump(task)
-        store.data["details"][task["id"]] = changed
-        return write_answer("details", changed, request)
-
     plan_type = "microsoft.graph.plannerPlan"
     bucket_type = "microsoft.graph.plannerBucket"
     task_type = "microsoft.graph.plannerTask"
-    router.add("POST", "/planner/plans", create_plan, returns=plan_type)
-    router.add("GET", "/planner/plans/{plan-id}", get_plan, returns=plan_type)
+    router.add("POST", "/planner/plans", bind(create_plan, ctx), returns=plan_type)
+    router.add("GET", "/planner/plans/{plan-id}", bind(get_plan, ctx), returns=plan_type)
     router.add(
         "GET",
         "/planner/plans/{plan-id}/buckets",
-        list_plan_buckets,
+        bind(list_plan_buckets, ctx),
         returns=bucket_type,
         collection=True,
     )
     router.add(
-        "GET", "/planner/plans/{plan-id}/tasks", list_plan_tasks, returns=task_type, collection=True
+        "GET",
+        "/planner/plans/{plan-id}/tasks",
+        bind(list_plan_tasks, ctx),
+        returns=task_type,
+        collection=True,
     )
     router.add(
         "GET",
         "/groups/{group-id}/planner/plans",
-        list_group_plans,
+        bind(list_group_plans, ctx),
         returns=plan_type,
         collection=True,
     )
-    router.add("POST", "/planner/buckets", create_bucket, returns=bucket_type)
-    router.add("GET", "/planner/buckets/{bucket-id}", get_bucket, returns=bucket_type)
-    router.add("PATCH", "/planner/buckets/{bucket-id}", update_bucket, returns=bucket_type)
-    router.add("DELETE", "/planner/buckets/{bucket-id}", delete_bucket)
+    router.add("POST", "/planner/buckets", bind(create_bucket, ctx), returns=bucket_type)
+    router.add("GET", "/planner/buckets/{bucket-id}", bind(get_bucket, ctx), returns=bucket_type)
+    router.add(
+        "PATCH", "/planner/buckets/{bucket-id}", bind(update_bucket, ctx), returns=bucket_type
+    )
+    router.add("DELETE", "/planner/buckets/{bucket-id}", bind(delete_bucket, ctx))
     router.add(
         "GET",
         "/planner/buckets/{bucket-id}/tasks",
-        list_bucket_tasks,
+        bind(list_bucket_tasks, ctx),
         returns=task_type,
         collection=True,
     )
-    router.add("POST", "/planner/tasks", create_task, returns=task_type)
+    router.add("POST", "/planner/tasks", bind(create_task, ctx), returns=task_type)
     router.add(
         "GET",
         "/planner/tasks/{task-id}/details",
-        get_details,
+        bind(get_details, ctx),
         returns="microsoft.graph.plannerTaskDetails",
     )
     router.add(
         "PATCH",
         "/planner/tasks/{task-id}/details",
-        update_details,
+        bind(update_details, ctx),
         returns="microsoft.graph.plannerTaskDetails",
     )
-    router.add("GET", "/planner/tasks/{task-id}", get_task, returns=task_type)
-    router.add("PATCH", "/planner/tasks/{task-id}", update_task, returns=task_type)
-    router.add("DELETE", "/planner/tasks/{task-id}", delete_task)
+    router.add("GET", "/planner/tasks/{task-id}", bind(get_task, ctx), returns=task_type)
+    router.add("PATCH", "/planner/tasks/{task-id}", bind(update_task, ctx), returns=task_type)
+    router.add("DELETE", "/planner/tasks/{task-id}", bind(delete_task, ctx))
