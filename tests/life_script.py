@@ -24,7 +24,6 @@ from typing import Any
 from automation.app import App
 from automation.domain.record import TrackerRecord
 from automation.graph.client import RetryPolicy
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
@@ -167,8 +166,8 @@ def _app(settings: Settings, transport: StepCrash | None, retry: RetryPolicy | N
 # -- the normalised snapshot -------------------------------------------------------------------
 def tracker_records(app: App) -> list[TrackerRecord]:
     """Every tracker item."""
-    ws = app.resolve()
-    return [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    return app.tracker.all()
 
 
 def _drive_names(app: App) -> list[str]:

@@ -25,7 +25,6 @@ from automation.app import App
 from automation.domain.relevance import Decision, assess
 from automation.feed import parse_feed
 from automation.graph.mail import IDEMPOTENCY_PROPERTY_ID
-from automation.graph.tracker_list import record_from_item
 from automation.settings import Settings, load_settings
 from tests import feeds
 
@@ -251,7 +250,7 @@ def audit(app: App, expected: dict[str, Decision]) -> list[str]:
     """
     problems: list[str] = []
     ws = app.resolve()
-    records = [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    records = app.tracker.all()
     counts = Counter(r.key for r in records)
     problems += [f"{key}: {n} items" for key, n in counts.items() if n != 1]
     if set(counts) != set(expected):

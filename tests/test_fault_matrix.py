@@ -22,7 +22,6 @@ from automation.app import App
 from automation.domain.calendar import london_today
 from automation.domain.relevance import Decision
 from automation.graph.client import RetryPolicy
-from automation.graph.tracker_list import record_from_item
 from automation.jobs import lease
 from automation.jobs.lease import held_by_other
 from automation.sandbox.server import Sandbox
@@ -136,8 +135,8 @@ def test_throttle_storm_ends_like_a_calm_run(sandbox: Sandbox, tmp_path: Path) -
 
 def _progress(app: App, expected: dict[str, Decision]) -> tuple[int, int]:
     """(items filed, items whose setup is finished) right now."""
-    ws = app.resolve()
-    records = [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    records = app.tracker.all()
     done = sum(1 for r in records if r.key in expected and r.setup == SETUP_FOR[expected[r.key]])
     return len(records), done
 

@@ -14,7 +14,6 @@ from pypdf import PdfReader
 
 from automation.app import App
 from automation.domain.record import TrackerRecord
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered, message_mime
@@ -40,8 +39,8 @@ def filed(sandbox: Sandbox, tmp_path: Path) -> tuple[Any, TrackerRecord]:
 
 
 def _records(app: App) -> list[TrackerRecord]:
-    ws = app.resolve()
-    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    return app.tracker.all()
 
 
 def approve_in_tracker(sandbox: Sandbox, app: App, record: TrackerRecord) -> None:

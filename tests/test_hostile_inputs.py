@@ -193,8 +193,8 @@ def loopback_only(app: App) -> LoopbackOnly:
 
 
 def records_of(app: App) -> dict[str, TrackerRecord]:
-    ws = app.resolve()
-    records = [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    records = app.tracker.all()
     return {record.key: record for record in records}
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from automation.app import App
 from automation.domain.record import TrackerRecord
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.passes import run_pass
 from automation.sandbox.server import Sandbox
@@ -35,8 +34,8 @@ def _provisioned(settings: Any) -> App:
 
 
 def _items(app: App) -> list[TrackerRecord]:
-    ws = app.resolve()
-    return [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    return app.tracker.all()
 
 
 def _drafts(app: App) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ import docx
 
 from automation.app import App
 from automation.domain.record import TrackerRecord
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
@@ -26,8 +25,8 @@ PAGE = Path(__file__).resolve().parents[1] / "automation" / "demo_data" / "sampl
 
 
 def _records(app: App) -> list[TrackerRecord]:
-    ws = app.resolve()
-    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    return app.tracker.all()
 
 
 def test_report_page_enrichment_reaches_tracker_draft_and_checklist(

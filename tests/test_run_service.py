@@ -17,7 +17,6 @@ from automation.app import App
 from automation.cli import main
 from automation.cli.sandbox_config import config_text
 from automation.domain.record import TrackerRecord
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.sandbox.server import Sandbox
 from tests import feeds
@@ -25,8 +24,8 @@ from tests.service_env import graph_writes, make_settings
 
 
 def _items(app: App) -> list[TrackerRecord]:
-    ws = app.resolve()
-    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    return app.tracker.all()
 
 
 def test_run_files_a_new_publication_and_stops_on_sigterm(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ from automation.domain.record import TrackerRecord
 from automation.errors import GraphHTTPError, SettingsError, UnauthorizedError
 from automation.exitcodes import ExitCode
 from automation.graph.client import GraphClient
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.jobs.report import RunReport
 from automation.passes import run_pass
@@ -97,8 +96,8 @@ def issued_tokens(sandbox: Sandbox) -> set[str]:
 
 
 def records_of(app: App) -> list[TrackerRecord]:
-    ws = app.resolve()
-    return [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    return app.tracker.all()
 
 
 def files_text(root: Path) -> dict[str, str]:

@@ -50,8 +50,8 @@ def _json(settings: Settings, capsys: pytest.CaptureFixture[str], as_of: dt.date
 
 def _records(settings: Settings) -> dict[str, TrackerRecord]:
     app = App(settings)
-    ws = app.resolve()
-    records = [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    app.resolve()
+    records = app.tracker.all()
     return {r.title: r for r in records}
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from automation.app import App
 from automation.cli.sandbox_config import config_text
-from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import provision
 from automation.sandbox.framework import Request, Response
 from automation.sandbox.routes.mail import delivered
@@ -96,7 +95,7 @@ def test_two_once_processes_leave_one_of_everything(
     races = [e for e in sandbox.request_log() if e["status"] in (409, 412)]
     print(f"two instances: {len(races)} conflict answers (409/412) seen and absorbed")
     ws = app.resolve()
-    records = [record_from_item(i) for i in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    records = app.tracker.all()
     assert len(records) == 2
     assert all(r.setup == "complete" for r in records)
     tasks = app.planner.list_tasks(ws.plan_id)

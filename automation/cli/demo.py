@@ -231,8 +231,7 @@ class Demo:
 
     def items(self) -> list[dict[str, Any]]:
         """Every tracker item (fields expanded), by item id."""
-        ws = self.app.resolve()
-        found = list(self.app.sharepoint.list_items(ws.site_id, ws.list_id))
+        found = self.app.tracker.items()
         return sorted(found, key=lambda i: int(str(i.get("id") or 0)))
 
     def records(self) -> list[TrackerRecord]:

@@ -23,7 +23,6 @@ from automation.domain.text import one_line
 from automation.domain.workflow import DEADLINE_MET, is_open, status_in
 from automation.errors import SettingsError
 from automation.exitcodes import ExitCode
-from automation.graph.tracker_list import record_from_item
 from automation.settings import Settings, StageSettings
 
 __all__ = [
@@ -199,7 +198,7 @@ def build_rows(
 def open_responses(app: App, *, as_of: dt.date) -> list[StatusRow]:
     """Read the tracker (and the plan's tasks when any item has some) and build the rows."""
     ws = app.resolve()
-    records = [record_from_item(item) for item in app.sharepoint.list_items(ws.site_id, ws.list_id)]
+    records = app.tracker.all()
     records = [r for r in records if is_open(r.status)]
     tasks: dict[str, dict[str, Any]] = {}
     if any(r.tasks for r in records):

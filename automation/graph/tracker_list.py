@@ -24,7 +24,7 @@ from automation.domain.calendar import london_date, london_midnight_utc, utc_sta
 from automation.domain.record import TrackerRecord, dump_json, setup_state, status_value
 from automation.domain.relevance import Decision
 from automation.domain.workflow import Status
-from automation.errors import ConflictError, GoneError, NotFoundError
+from automation.errors import ConflictError, GoneError, NotFoundError, OutcomeUnknownError
 from automation.graph.batch import Op
 from automation.graph.client import BatchResponse, GraphClient
 from automation.graph.sharepoint import NON_INDEXED_PREFER, SharePoint, odata_quote
@@ -318,12 +318,16 @@ class TrackerList:
         """Every item of the list."""
 
         def read(ids: Ids) -> list[TrackerRecord]:
-            return [
-                self._record(ids, item)
-                for item in self._client.paged(self._items(ids), params={"$expand": ITEM_EXPAND})
-            ]
+            return [self._record(ids, item) for item in self._raw_items(ids)]
 
         return self._workspace.call(read)
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the list as Graph returns it (every tracker column selected)."""
+        return self._workspace.call(self._raw_items)
+
+    def _raw_items(self, ids: Ids) -> list[dict[str, Any]]:
+        return list(self._client.paged(self._items(ids), params={"$expand": ITEM_EXPAND}))
 
     def lookup_by_keys(self, keys: Iterable[str]) -> dict[str, TrackerRecord]:
         """Records by publication key: one ``$batch`` round trip per 20 keys."""
@@ -405,23 +409,32 @@ class TrackerList:
     def create_or_find(self, fields: Mapping[str, Any]) -> tuple[TrackerRecord, bool]:
         """Create the item; on a duplicate key, the item already filed (record, created?).
 
+        A create whose outcome is unknown (a 5xx or a lost answer: Graph may have made the
+        item) is never repeated blindly: the item is looked up by its key first.
+
         Raises:
             ConflictError: a duplicate key, but no item with that key could be read.
+            OutcomeUnknownError: the create may or may not have happened, and no item with
+                the key can be read yet (the next pass looks again).
         """
         key = str(fields.get("PublicationKey") or "")
+        encoded = encode_fields(fields)
 
         def create(ids: Ids) -> dict[str, Any]:
-            return self._sharepoint.create_item(ids.site_id, ids.list_id, encode_fields(fields))
+            return self._sharepoint.create_item(ids.site_id, ids.list_id, encoded)
 
         try:
             item = self._workspace.call(create)
-        except ConflictError:
+        except (ConflictError, OutcomeUnknownError):
             # Our earlier answer was lost, or another instance filed it first.
             record = self.find(key)
             if record is None:
                 raise
             return record, False
-        return self._record(self._workspace.resolve(), item), True
+        # The answer leaves hidden columns out (Microsoft returns only visible fields unless
+        # they are selected): what was written is known, so the record is whole.
+        whole = {**item, "fields": {**encoded, **dict(item.get("fields") or {})}}
+        return self._record(self._workspace.resolve(), whole), True
 
     def patch(
         self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None

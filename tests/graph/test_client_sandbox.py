@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from automation.errors import (
     AuthError,
     ConflictError,
+    DuplicateValueError,
     GraphTransportError,
     NotFoundError,
     OutcomeUnknownError,
@@ -391,12 +392,19 @@ def test_stale_planner_details_etag_is_412(sandbox: Sandbox, client: GraphClient
     assert planner.get_details(task["id"])["description"] == "first"
 
 
-def test_duplicate_unique_value_is_409(tracker: tuple[SharePoint, str, str]) -> None:
+@pytest.mark.parametrize("status", [500, 409])
+def test_duplicate_unique_value_is_recognised_whatever_the_status(
+    sandbox: Sandbox, tracker: tuple[SharePoint, str, str], status: int
+) -> None:
+    # Graph's status for a duplicate unique value is undocumented (SharePoint REST: 500
+    # SPDuplicateValuesFoundException): the client recognises it by status 409 or by message.
+    sandbox.faults.configure({"duplicate_status": status})
     sharepoint, site_id, list_id = tracker
     sharepoint.create_item(site_id, list_id, {"Title": "first", "PublicationKey": "same"})
-    with pytest.raises(ConflictError) as caught:
+    with pytest.raises(DuplicateValueError) as caught:
         sharepoint.create_item(site_id, list_id, {"Title": "second", "PublicationKey": "same"})
-    assert caught.value.status == 409
+    assert caught.value.status == status
+    assert isinstance(caught.value, ConflictError)
     assert [i["fields"]["Title"] for i in sharepoint.list_items(site_id, list_id)] == ["first"]
 
 
