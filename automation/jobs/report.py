@@ -18,6 +18,9 @@ class RunReport:
     failures: list[str] = field(default_factory=list)
     filed: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+    """Items left for a later pass on purpose (another instance's lease, a send whose outcome
+    is still being confirmed): not failures, but the pass must come back to them."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def action(self, key: str, text: str) -> None:
@@ -32,3 +35,9 @@ class RunReport:
         with self._lock:
             self.failures.append(f"{key}: {text}")
         log.error("%s: %s", key, text, extra={"publication": key})
+
+    def later(self, key: str, text: str) -> None:
+        """Record work left unfinished on purpose; the next pass must return to ``key``."""
+        with self._lock:
+            self.unfinished.append(f"{key}: {text}")
+        log.info("%s: left for a later pass: %s", key, text, extra={"publication": key})
