@@ -40,7 +40,13 @@ from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stage
 from automation.domain.text import shorten
 from automation.domain.workflow import TERMINAL, SetupState, Status, initial_status
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
-from automation.errors import AutomationError, ConflictError, FeedError, ItemError
+from automation.errors import (
+    AutomationError,
+    ConflictError,
+    FeedError,
+    ItemError,
+    OutcomeUnknownError,
+)
 from automation.graph.batch import Op
 from automation.graph.planner import (
     CHECKLIST_MAX,
@@ -486,12 +492,16 @@ class Intake:
             key: dict(value) for key, value in record.tasks.items() if isinstance(value, dict)
         }
         missing = [stage for stage in planned if stage.spec.key not in tasks]
-        if missing and not fresh:
+
+        def find_by_title(stages: Sequence[PlannedStage]) -> None:
             for task in self.plan_tasks():
                 title = str(task.get("title", ""))
-                for stage in missing:
+                for stage in stages:
                     if title.startswith(self.task_prefix(record, stage.spec)):
                         tasks.setdefault(stage.spec.key, {"id": str(task["id"])})
+
+        if missing and not fresh:
+            find_by_title(missing)
             missing = [stage for stage in planned if stage.spec.key not in tasks]
         if not missing:
             return tasks
@@ -516,12 +526,27 @@ class Intake:
                 due=due_datetime(stage.due),
             )
         problems = []
+        unknown = []
         for key, created in self.app.planner.create_tasks(specs).items():
-            if isinstance(created, Exception):
+            if isinstance(created, OutcomeUnknownError):
+                unknown.append(key)  # Planner may have made it: look before creating again
+            elif isinstance(created, Exception):
                 problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")
-                continue
-            tasks[key] = {"id": created}
-        self.report.action(record.key, f"{len(specs) - len(problems)} Planner task(s) created")
+            else:
+                tasks[key] = {"id": created}
+        self.report.action(
+            record.key, f"{len(specs) - len(problems) - len(unknown)} Planner task(s) created"
+        )
+        if unknown:
+            with self._plan_lock:
+                self._plan_tasks = None  # read the plan again: the task may be new
+            find_by_title([stage for stage in missing if stage.spec.key in unknown])
+            # Not there yet: the next pass looks again (by title) before it creates one.
+            problems += [
+                f"{key}: created or not? not in the plan yet; looked up again next pass"
+                for key in unknown
+                if key not in tasks
+            ]
         if problems:
             raise ItemError(record.key, "Planner tasks", "; ".join(problems))
         return tasks

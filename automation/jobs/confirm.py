@@ -1,0 +1,115 @@
+"""Exactly-once mail: a send is recorded as pending before it goes, and confirmed after.
+
+Microsoft may process a ``sendMail`` (or a draft's ``/send``) and still answer 5xx, or the
+answer may be lost; and a message accepted by Exchange reaches Sent Items only some time
+after the 202 (DESIGN §2: absence there right after a send proves nothing). So a job:
+
+1. searches the mailbox for the message's idempotency key: found means sent, record it;
+2. otherwise, if the item says a send of that key is pending and its stamp is younger than
+   ``mail.confirm_minutes``, leaves it for a later pass (:meth:`RunReport.later`): it may
+   have gone out and not be visible yet; older (or no pending entry): sends it;
+3. before sending, records ``{"key": ..., "at": <UTC stamp>}`` as pending on the item, then
+   sends; on a 202 records it sent (the pending entry goes); on an unknown outcome (or a
+   crash) the pending entry stays for step 2 of a later pass; on a failure that proves the
+   message did not go (4xx, 429, no connection) the pending entry is removed again.
+
+At most once under Sent Items lag (within the window), at least once after a crash between
+the pending record and the send (after the window). A window of 0 turns the confirmation off
+(for a mailbox whose Sent Items never lags, such as the sandbox's by default): no pending
+entry is written, and a send not found is repeated on the next pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, Protocol
+
+from automation.domain.calendar import parse_stamp, utc_stamp
+from automation.errors import AutomationError, OutcomeUnknownError
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+"""The key, in ``S55Mail`` and ``S55Reminders``, of the sends whose outcome is unconfirmed."""
+
+
+class SentSearch(Protocol):
+    """The mailbox search by idempotency key (``automation.graph.mail.Mail``)."""
+
+    def find_sent(self, key: str) -> dict[str, Any] | None: ...
+
+
+class Step(StrEnum):
+    """What to do about one idempotency key now."""
+
+    RECORD = "record"  # the mailbox has it: record it as sent
+    WAIT = "wait"  # pending and still within the confirmation window: leave it
+    SEND = "send"  # send it (again)
+
+
+def pending_entry(key: str, now: dt.datetime) -> dict[str, str]:
+    """The bookkeeping of a send about to happen."""
+    return {"key": key, "at": utc_stamp(now)}
+
+
+def confirming(entry: Mapping[str, Any] | None, key: str, now: dt.datetime, minutes: float) -> bool:
+    """Whether ``entry`` is a pending send of ``key`` still within its confirmation window."""
+    if not isinstance(entry, Mapping) or entry.get("key") != key:
+        return False
+    stamp = parse_stamp(entry.get("at"))
+    if stamp is None:
+        log.warning("pending send %s has an unreadable stamp; treated as expired", key)
+        return False
+    return now - stamp < dt.timedelta(minutes=minutes)
+
+
+def next_step(
+    mail: SentSearch, key: str, entry: Mapping[str, Any] | None, *, now: dt.datetime, minutes: float
+) -> Step:
+    """Search the mailbox for ``key``; then the pending ``entry`` (if any) decides."""
+    if mail.find_sent(key) is not None:
+        return Step.RECORD
+    if confirming(entry, key, now, minutes):
+        return Step.WAIT
+    return Step.SEND
+
+
+def send_recorded(
+    *,
+    mark: Callable[[], None],
+    send: Callable[[], object],
+    forget: Callable[[], None],
+    minutes: float,
+) -> bool:
+    """Record the send as pending, send; True when accepted, False when the outcome is unknown.
+
+    ``mark`` writes the pending entry, ``forget`` removes it (best effort: a failure there
+    only delays the next attempt to the end of the window). A crash anywhere leaves the
+    pending entry for the next pass. With a window (``minutes``) of 0 neither is called:
+    nothing would ever read the entry.
+
+    Raises:
+        AutomationError: the send failed and did not go out (the entry is forgotten).
+    """
+    if minutes <= 0:
+        mark = forget = _nothing
+    mark()
+    try:
+        send()
+    except OutcomeUnknownError as exc:
+        log.warning("send outcome unknown (%s); pending until confirmed", type(exc).__name__)
+        return False
+    except AutomationError:
+        try:
+            forget()
+        except AutomationError as exc:
+            log.warning("pending send not cleared (%s); retried after the window", exc)
+        raise
+    return True
+
+
+def _nothing() -> None:
+    return None
