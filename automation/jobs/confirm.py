@@ -9,9 +9,10 @@ after the 202 (DESIGN §2: absence there right after a send proves nothing). So 
    ``mail.confirm_minutes``, leaves it for a later pass (:meth:`RunReport.later`): it may
    have gone out and not be visible yet; older (or no pending entry): sends it;
 3. before sending, records ``{"key": ..., "at": <UTC stamp>}`` as pending on the item, then
-   sends; on a 202 records it sent (the pending entry goes); on an unknown outcome (or a
-   crash) the pending entry stays for step 2 of a later pass; on a failure that proves the
-   message did not go (4xx, 429, no connection) the pending entry is removed again.
+   sends; on a 202 records it sent (the pending entry goes); on an unknown outcome it
+   searches the mailbox for up to a minute and records it sent if it shows, else (or after
+   a crash) the pending entry stays for step 2 of a later pass; on a failure that proves
+   the message did not go (4xx, 429, no connection) the pending entry is removed again.
 
 At most once under Sent Items lag (within the window), at least once after a crash between
 the pending record and the send (after the window). A window of 0 turns the confirmation off
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol
@@ -31,6 +33,10 @@ from automation.domain.calendar import parse_stamp, utc_stamp
 from automation.errors import AutomationError, OutcomeUnknownError
 
 log = logging.getLogger(__name__)
+
+POLL_SECONDS = 60.0
+"""How long a pass searches for a send whose answer it lost before leaving it for later."""
+FIRST_PAUSE = 0.25
 
 PENDING = "pending"
 """The key, in ``S55Mail`` and ``S55Reminders``, of the sends whose outcome is unconfirmed."""
@@ -82,14 +88,20 @@ def send_recorded(
     mark: Callable[[], None],
     send: Callable[[], object],
     forget: Callable[[], None],
+    found: Callable[[], bool],
     minutes: float,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
-    """Record the send as pending, send; True when accepted, False when the outcome is unknown.
+    """Record the send as pending, send; True when sent, False when the outcome is unknown.
 
     ``mark`` writes the pending entry, ``forget`` removes it (best effort: a failure there
     only delays the next attempt to the end of the window). A crash anywhere leaves the
     pending entry for the next pass. With a window (``minutes``) of 0 neither is called:
     nothing would ever read the entry.
+
+    After an unknown outcome the mailbox is searched (``found``) with a growing pause for
+    up to :data:`POLL_SECONDS` (never longer than the window): a send Exchange did take
+    usually shows within seconds, and the pass can then finish what depends on it.
 
     Raises:
         AutomationError: the send failed and did not go out (the entry is forgotten).
@@ -100,8 +112,8 @@ def send_recorded(
     try:
         send()
     except OutcomeUnknownError as exc:
-        log.warning("send outcome unknown (%s); pending until confirmed", type(exc).__name__)
-        return False
+        log.warning("send outcome unknown (%s); searching the mailbox", type(exc).__name__)
+        return _appears(found, min(minutes * 60.0, POLL_SECONDS), sleep)
     except AutomationError:
         try:
             forget()
@@ -109,6 +121,21 @@ def send_recorded(
             log.warning("pending send not cleared (%s); retried after the window", exc)
         raise
     return True
+
+
+def _appears(found: Callable[[], bool], seconds: float, sleep: Callable[[float], None]) -> bool:
+    """Whether ``found`` becomes true within about ``seconds`` (searching with a growing pause)."""
+    give_up = time.monotonic() + seconds
+    pause = FIRST_PAUSE
+    while True:
+        if found():
+            log.info("the send whose answer was lost is in the mailbox")
+            return True
+        if time.monotonic() + pause > give_up:
+            log.warning("send not found in the mailbox yet; pending until confirmed")
+            return False
+        sleep(pause)
+        pause = min(pause * 2, 8.0)
 
 
 def _nothing() -> None:

@@ -316,6 +316,7 @@ class FollowUp:
                     attachments=attachments,
                 ),
                 forget=lambda: self._set_pending(record, group, None),
+                found=lambda: mail.find_sent(key) is not None,
                 minutes=self.settings.mail.confirm_minutes,
             )
             if not accepted:

@@ -242,6 +242,7 @@ class Reminders:
                     key=key, subject=rendered.subject, html=rendered.html, to=[digest.recipient]
                 ),
                 forget=lambda: self._set_pending(digest, records, None),
+                found=lambda: mail.find_sent(key) is not None,
                 minutes=self.settings.mail.confirm_minutes,
             )
             if not accepted:
