@@ -525,28 +525,27 @@ class Intake:
                 assignee_ids=(user.id,) if user else (),
                 due=due_datetime(stage.due),
             )
-        problems = []
-        unknown = []
-        for key, created in self.app.planner.create_tasks(specs).items():
-            if isinstance(created, OutcomeUnknownError):
-                unknown.append(key)  # Planner may have made it: look before creating again
-            elif isinstance(created, Exception):
-                problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")
-            else:
-                tasks[key] = {"id": created}
-        self.report.action(
-            record.key, f"{len(specs) - len(problems) - len(unknown)} Planner task(s) created"
-        )
-        if unknown:
+        problems: list[str] = []
+        created_count = 0
+        for attempt in (1, 2):
+            unknown = []
+            for key, created in self.app.planner.create_tasks(specs).items():
+                if isinstance(created, OutcomeUnknownError) and attempt == 1:
+                    unknown.append(key)  # Planner may have made it: look before creating again
+                elif isinstance(created, Exception):
+                    problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")
+                else:
+                    tasks[key] = {"id": created}
+                    created_count += 1
+            if not unknown:
+                break
             with self._plan_lock:
                 self._plan_tasks = None  # read the plan again: the task may be new
             find_by_title([stage for stage in missing if stage.spec.key in unknown])
-            # Not there yet: the next pass looks again (by title) before it creates one.
-            problems += [
-                f"{key}: created or not? not in the plan yet; looked up again next pass"
-                for key in unknown
-                if key not in tasks
-            ]
+            specs = {key: specs[key] for key in unknown if key not in tasks}
+            if not specs:
+                break
+        self.report.action(record.key, f"{created_count} Planner task(s) created")
         if problems:
             raise ItemError(record.key, "Planner tasks", "; ".join(problems))
         return tasks
