@@ -16,11 +16,15 @@ from datetime import date
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
 from automation.domain.publications import HMICFRS_HOSTS, Publication, clean_text
-from automation.webfetch import BodyTooLarge, WebFetchError, bounded_get, read_bounded
+from automation.webfetch import (
+    BodyTooLarge,
+    WebFetchError,
+    WebSession,
+    bounded_get,
+    read_bounded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -435,7 +439,7 @@ def _pdf_link(links: Sequence[str], base_url: str) -> str:
 
 def enrich(
     pub: Publication,
-    session: requests.Session,
+    session: WebSession,
     *,
     allowed_hosts: Sequence[str],
     timeout: tuple[float, float] = (3, 10),
@@ -529,7 +533,7 @@ def _allowed(url: str, allowed_hosts: Sequence[str]) -> str:
 
 def _fetch_page(
     url: str,
-    session: requests.Session,
+    session: WebSession,
     allowed_hosts: Sequence[str],
     *,
     timeout: tuple[float, float],
