@@ -25,13 +25,7 @@ from automation.domain.calendar import london_date
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
 from automation.domain.publications import Publication, clean_text, normalise_key, strip_markup
 from automation.errors import FeedError
-from automation.webfetch import (
-    BodyTooLarge,
-    WebFetchError,
-    WebSession,
-    bounded_get,
-    read_bounded,
-)
+from automation.webfetch import BodyTooLarge, WebFetchError, WebSession, bounded_get, read_bounded
 
 logger = logging.getLogger(__name__)
 

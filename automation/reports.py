@@ -17,19 +17,11 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
-from automation.domain.publications import HMICFRS_HOSTS, Publication, clean_text
-from automation.webfetch import (
-    BodyTooLarge,
-    WebFetchError,
-    WebSession,
-    bounded_get,
-    read_bounded,
-)
+from automation.domain.publications import Publication, clean_text
+from automation.webfetch import BodyTooLarge, WebFetchError, WebSession, bounded_get, read_bounded
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REPORT_HOSTS = HMICFRS_HOSTS
-"""The hosts report pages are read from unless settings say otherwise (`Settings.report_hosts`)."""
 MAX_DATE_DRIFT_DAYS = 7
 """A page date further than this from the feed date is a re-stamp, not the publication date."""
 ITEM_MAX = 4000

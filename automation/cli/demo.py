@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit
 from automation import logsetup
 from automation.app import App, build_app
 from automation.cli.sandbox_config import write_config
+from automation.cli.status import render_table
 from automation.domain.calendar import london_date, long_date
 from automation.domain.record import TrackerRecord
 from automation.domain.text import one_line
@@ -76,19 +77,7 @@ TITLE_WIDTH = 44
 DRAFT_WIDTH = 34
 
 
-# -- text helpers -------------------------------------------------------------------------------
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain-text table: a header line, a rule, one line per row."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
-
-
+# -- the demo's own output (tables come from `status`) ------------------------------------
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 draft``, ``3 drafts``."""
     return f"{count} {word if count == 1 else (many or word + 's')}"
@@ -425,8 +414,7 @@ class Demo:
 
     def say_status(self, item_id: str) -> None:
         """One line: the item's status and office-use checklist."""
-        ws = self.app.resolve()
-        record = record_from_item(self.app.sharepoint.get_item(ws.site_id, ws.list_id, item_id))
+        (record,) = self.app.tracker.get_many([item_id])
         ticks = [
             name
             for name, done in (
