@@ -26,7 +26,9 @@ from automation.graph.planner import TaskSpec, task_body
 from automation.graph.tracker_list import encode_fields, record_from_item
 from automation.graph.users import User
 from automation.graph.workspace import Ids
+from automation.jobs.intake import Intake
 from automation.jobs.ports import Services
+from automation.jobs.report import RunReport
 from automation.settings import Settings
 from tests import feeds as rss
 
@@ -482,3 +484,15 @@ def services(state_dir: Path, **overrides: Any) -> FakeServices:
 def as_services(fakes: FakeServices) -> Services:
     """The fakes as the jobs' ``Services`` (mypy checks that they are one)."""
     return fakes
+
+
+def filed(state_dir: Path, item: rss.Item, *, today: dt.date) -> tuple[FakeServices, str]:
+    """Fakes holding one publication that intake filed and set up as of ``today``; its item id."""
+    services_ = services(state_dir)
+    services_.http.publish(FEED_URL, [item])
+    report = RunReport()
+    Intake(services_, report, today=today).run()
+    if report.failures:
+        raise AssertionError(f"intake failed: {report.failures}")
+    (item_id,) = services_.tracker.items
+    return services_, item_id

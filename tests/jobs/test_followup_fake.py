@@ -17,13 +17,7 @@ TODAY = dt.date(2023, 8, 4)
 
 def filed(tmp_path: Path) -> tuple[fakes.FakeServices, str]:
     """Fakes holding one set-up response (Norfolk PEEL), and its item id."""
-    services = fakes.services(tmp_path)
-    services.http.publish(fakes.FEED_URL, [feeds.NORFOLK_PEEL])
-    report = RunReport()
-    Intake(services, report, today=TODAY).run()
-    assert report.failures == []
-    (item_id,) = services.tracker.items
-    return services, item_id
+    return fakes.filed(tmp_path, feeds.NORFOLK_PEEL, today=TODAY)
 
 
 def follow_up(services: fakes.FakeServices) -> RunReport:

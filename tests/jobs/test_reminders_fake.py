@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from automation.jobs.intake import Intake
 from automation.jobs.reminders import Reminders, sent_entries
 from automation.jobs.report import RunReport
 from tests import feeds
@@ -19,13 +18,7 @@ PEOPLE = {fakes.POLICY.upn, fakes.MANAGER.upn, fakes.PCC.upn}
 
 
 def filed(tmp_path: Path) -> tuple[fakes.FakeServices, str]:
-    services = fakes.services(tmp_path)
-    services.http.publish(fakes.FEED_URL, [feeds.SEED])
-    report = RunReport()
-    Intake(services, report, today=PUBLISHED).run()
-    assert report.failures == []
-    (item_id,) = services.tracker.items
-    return services, item_id
+    return fakes.filed(tmp_path, feeds.SEED, today=PUBLISHED)
 
 
 def remind(services: fakes.FakeServices, day: dt.date) -> RunReport:
