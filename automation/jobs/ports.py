@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the adapters that fill the ports (typing only)
     from automation.graph.mail import Mail
     from automation.graph.planner import Planner
     from automation.graph.sharepoint import SharePoint
+    from automation.graph.tracker_list import ItemVersion
     from automation.graph.users import Users
     from automation.graph.workspace import Workspace
 
@@ -43,6 +44,7 @@ class Tracker(Protocol):
     ) -> None: ...
     def columns(self, ids: Any) -> list[dict[str, Any]]: ...
     def changes(self, link: str | None) -> tuple[list[TrackerRecord], str]: ...
+    def versions(self, item_id: str, names: Sequence[str]) -> list[ItemVersion]: ...
 
 
 class Outbox(Protocol):
