@@ -16,7 +16,7 @@ from automation.app import App
 from automation.cli.doctor import GRAPH_CHECKS, PROBE_NAME, PROBE_SUBJECT, run_doctor
 from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered, deny_mailbox
-from automation.sandbox.seed import APP_ROLES
+from automation.sandbox.seed import APP_ROLES, OTHER_SITE_PATH
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings
 from tests import feeds
@@ -298,3 +298,31 @@ def test_command_line_exit_code(sandbox: Sandbox, provisioned: Settings, tmp_pat
     )
     assert done.returncode == 1
     assert "FAIL mailbox: " in done.stdout
+
+
+def test_site_without_a_grant_names_the_grant_to_make(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Sites.Selected only: the OPCC site is granted (seed), the intranet site is not.
+    _set_roles(
+        sandbox, [r for r in APP_ROLES if not r.startswith("Sites.") or r == "Sites.Selected"]
+    )
+    settings = make_settings(
+        sandbox, tmp_path / "state", sharepoint={"site_id": "", "site_path": OTHER_SITE_PATH}
+    )
+    code, lines = _doctor(settings, capsys)
+    assert code == 1
+    failed = _line(lines, "FAIL", "site")
+    assert f"{OTHER_SITE_PATH}: the app has no access to this site (accessDenied)" in failed
+    fix = _fix_after(lines, failed)
+    assert "POST https://graph.microsoft.com/v1.0/sites/{site-id}/permissions" in fix
+    assert '"roles": ["write"]' in fix
+    assert f'"id": "{settings.client_id}"' in fix
+    assert f"GET /sites/{settings.sharepoint.hostname}:{OTHER_SITE_PATH}?$select=id" in fix
+    assert "skipped (no site)" in _line(lines, "SKIP", "tracker list")
+    # The granted site is reached with the same roles.
+    granted = make_settings(sandbox, tmp_path / "granted")
+    code, lines = _doctor(granted, capsys)
+    site = _line(lines, "OK", "site")
+    assert "date-only columns written as midnight Europe/London" in site
+    assert "sharepoint.site_time_zone" in site
