@@ -214,6 +214,18 @@ class Doctor:
         yield self._email_templates()
         yield from self._feeds()
 
+    def reach_site(self) -> tuple[list[CheckResult], str]:
+        """The token and site checks alone (what ``--probe`` needs); and the site id or "".
+
+        After a token, :attr:`client` and the adapters are connected (the caller closes
+        the client).
+        """
+        token = self._token()
+        if token.failed:
+            return [token], ""
+        site = self._guarded("site", SITE_HINT, self._site)
+        return [token, site], self._site_id
+
     def _graph_checks(self) -> Iterator[CheckResult]:
         yield self._guarded("site", SITE_HINT, self._site)
         for name, hint, check in (
