@@ -68,7 +68,7 @@ def _checks(lines: list[str]) -> list[str]:
     return [line[5:].split(":", 1)[0] for line in lines if not line.startswith(" ")]
 
 
-def _set_roles(sandbox: Sandbox, roles: list[str]) -> None:
+def set_app_roles(sandbox: Sandbox, roles: list[str]) -> None:
     session = requests.Session()
     session.trust_env = False
     answer = session.put(
@@ -161,7 +161,7 @@ def test_revoked_mailbox_fails_with_hint(
 def test_removed_mail_roles_fail_the_mailbox_check(
     sandbox: Sandbox, provisioned: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _set_roles(sandbox, [r for r in APP_ROLES if r not in ("Mail.Send", "Mail.ReadWrite")])
+    set_app_roles(sandbox, [r for r in APP_ROLES if r not in ("Mail.Send", "Mail.ReadWrite")])
     code, lines = _doctor(provisioned, capsys)
     assert code == 1
     failed = _line(lines, "FAIL", "mailbox")
@@ -173,7 +173,7 @@ def test_removed_mail_roles_fail_the_mailbox_check(
 def test_removed_user_role_fails_the_users_check(
     sandbox: Sandbox, provisioned: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _set_roles(sandbox, [r for r in APP_ROLES if r != "User.ReadBasic.All"])
+    set_app_roles(sandbox, [r for r in APP_ROLES if r != "User.ReadBasic.All"])
     code, lines = _doctor(provisioned, capsys)
     assert code == 1
     failed = _line(lines, "FAIL", "users")
@@ -304,7 +304,7 @@ def test_site_without_a_grant_names_the_grant_to_make(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Sites.Selected only: the OPCC site is granted (seed), the intranet site is not.
-    _set_roles(
+    set_app_roles(
         sandbox, [r for r in APP_ROLES if not r.startswith("Sites.") or r == "Sites.Selected"]
     )
     settings = make_settings(

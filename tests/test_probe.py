@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from automation.app import App
 from automation.cli.probe import Probe, run_probe
@@ -17,6 +16,7 @@ from automation.sandbox.seed import APP_ROLES, OTHER_SITE_PATH
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings
 from tests.service_env import make_settings
+from tests.test_doctor import set_app_roles
 
 CHECKS = [
     "hidden columns",
@@ -168,16 +168,9 @@ def test_missing_settings_stop_it_before_any_request(
 
 
 def _sites_selected_only(sandbox: Sandbox) -> None:
-    session = requests.Session()
-    session.trust_env = False
-    roles = [r for r in APP_ROLES if not r.startswith("Sites.") or r == "Sites.Selected"]
-    answer = session.put(
-        f"{sandbox.url}/_sandbox/apps/{sandbox.info()['client_id']}/roles",
-        json={"roles": roles},
-        verify=str(sandbox.ca_path),
-        timeout=10,
+    set_app_roles(
+        sandbox, [r for r in APP_ROLES if not r.startswith("Sites.") or r == "Sites.Selected"]
     )
-    assert answer.status_code == 204
 
 
 def test_a_site_without_a_grant_cannot_run(
