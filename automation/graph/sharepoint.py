@@ -9,28 +9,53 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from automation.domain.calendar import london_date, london_midnight_utc
+from automation.domain.calendar import LONDON, parse_stamp, utc_stamp
 from automation.errors import GraphError
 from automation.graph.client import GraphClient
 
-__all__ = ["NON_INDEXED_PREFER", "DeltaPage", "SharePoint", "from_sp_date", "to_sp_date"]
+__all__ = [
+    "NON_INDEXED_PREFER",
+    "DeltaPage",
+    "SharePoint",
+    "from_sp_date",
+    "site_date",
+    "to_sp_date",
+]
 
 NON_INDEXED_PREFER = "HonorNonIndexedQueriesWarningMayFailRandomly"
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$")
 
 
-def to_sp_date(d: date) -> str:
-    """A date-only column value: midnight Europe/London of ``d`` as UTC ISO 8601 (``Z``)."""
-    return london_midnight_utc(d)
+def to_sp_date(d: date, zone: tzinfo = LONDON) -> str:
+    """A date-only column value: midnight of ``d`` in the site's zone, as UTC ISO 8601 (``Z``).
+
+    SharePoint keeps date-only values as an instant and shows them in the site's regional
+    time zone: midnight there is the one instant every reader sees as the same calendar day.
+    """
+    return utc_stamp(datetime.combine(d, time(0, 0), tzinfo=zone))
 
 
-def from_sp_date(s: str) -> date:
-    """The Europe/London calendar date of a date/time column value Graph returned."""
-    found = london_date(s)
+def site_date(value: object, zone: tzinfo = LONDON) -> date | None:
+    """The calendar date in the site's zone of a date/time value (None when unreadable).
+
+    A bare ``YYYY-MM-DD`` is taken as that calendar date.
+    """
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    moment = parse_stamp(value)
+    return None if moment is None else moment.astimezone(zone).date()
+
+
+def from_sp_date(s: str, zone: tzinfo = LONDON) -> date:
+    """The calendar date (in the site's zone) of a date/time column value Graph returned."""
+    found = site_date(s, zone)
     if found is None:
         raise ValueError(f"not a date: {s!r}")
     return found

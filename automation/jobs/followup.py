@@ -31,6 +31,7 @@ from automation.domain.record import TrackerRecord
 from automation.domain.workflow import CIRCULATION_DONE, Status
 from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
+from automation.graph.tracker_list import ItemVersion
 from automation.jobs.intake import Intake
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
@@ -84,6 +85,21 @@ def _person(identity: dict[str, Any]) -> str:
     if name and email:
         return f"{name} <{email}>"
     return name or email
+
+
+def approving_version(versions: Sequence[ItemVersion]) -> ItemVersion | None:
+    """The version in which Status last became Approved, from a history newest first.
+
+    That is the oldest version of the unbroken run of "Approved" versions at the top of the
+    history (the version before it had another status, or there is none). None when the
+    newest version does not say Approved (it changed since the item was read).
+    """
+    found = None
+    for version in versions:
+        if str(version.fields.get("Status") or "") != Status.APPROVED.value:
+            break
+        found = version
+    return found
 
 
 class FollowUp:
@@ -187,10 +203,7 @@ class FollowUp:
             return
         approval = None
         if record.status == Status.APPROVED:
-            approval = Approval(
-                by=record.approved_by or _person(record.modified_by),
-                on=record.approved_on or record.modified,
-            )
+            approval = self.tracker_approval(record)
         elif "approval" in tasks and record.status not in CIRCULATION_DONE:
             approval = self.planner_approval(tasks["approval"]["task"])
         if approval is not None and record.status not in CIRCULATION_DONE:
@@ -198,6 +211,23 @@ class FollowUp:
         publish_done = "publish" in tasks or record.published_on_website
         if publish_done and record.status == Status.CIRCULATED:
             self.mark_published(record, via_task="publish" in tasks)
+
+    def tracker_approval(self, record: TrackerRecord) -> Approval:
+        """Who set Status to Approved, and when: ApprovedBy/On, else the version history.
+
+        Not the item's last editor: any later write (a reminder, a lease, another column's
+        edit) makes someone else, often the service itself, the last editor. The history
+        keeps the editor of the write that made the item Approved.
+        """
+        if record.approved_by:
+            return Approval(by=record.approved_by, on=record.approved_on or record.modified)
+        version = approving_version(self.app.tracker.versions(record.item_id, ("Status",)))
+        if version is None:
+            log.warning("%s: no version says Approved; using the last editor", record.key)
+            return Approval(
+                by=_person(record.modified_by), on=record.approved_on or record.modified
+            )
+        return Approval(by=_person(version.modified_by), on=record.approved_on or version.modified)
 
     def planner_approval(self, task: dict[str, Any]) -> Approval:
         """Approval recorded from a completed approval task."""

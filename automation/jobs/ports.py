@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # adapter value types the ports speak in (typing only)
     from automation.graph.batch import Op
     from automation.graph.mail import Attachment, SendResult
     from automation.graph.planner import TaskSpec
+    from automation.graph.tracker_list import ItemVersion
     from automation.graph.users import User
     from automation.graph.workspace import Ids
 
@@ -70,6 +71,7 @@ class Tracker(Protocol):
     ) -> None: ...
     def columns(self, ids: Ids) -> list[dict[str, Any]]: ...
     def changes(self, link: str | None) -> tuple[list[TrackerRecord], str]: ...
+    def versions(self, item_id: str, names: Sequence[str]) -> list[ItemVersion]: ...
 
 
 class TaskBoard(Protocol):

@@ -23,7 +23,7 @@ from automation.errors import ConflictError, PreconditionFailedError
 from automation.graph.batch import Op
 from automation.graph.mail import Attachment, SendResult
 from automation.graph.planner import TaskSpec, task_body
-from automation.graph.tracker_list import encode_fields, record_from_item
+from automation.graph.tracker_list import ItemVersion, encode_fields, record_from_item
 from automation.graph.users import User
 from automation.graph.workspace import Ids
 from automation.jobs.intake import Intake
@@ -55,6 +55,7 @@ class FakeTracker:
         self.ops_before: list[Op[Any]] = []  # what patch_after ran before its item PATCH
         self._ids = itertools.count(1)
         self._version = 0
+        self.history: dict[str, list[ItemVersion]] = {}  # newest first, as Graph lists them
 
     # helpers for tests
     def record(self, item_id: str) -> TrackerRecord:
@@ -79,8 +80,28 @@ class FakeTracker:
         item["eTag"] = f'"{item_id},{self._version}"'
         item["lastModifiedBy"] = editor
         item["version"] = self._version
+        self.history.setdefault(item_id, []).insert(
+            0,
+            ItemVersion(
+                version_id=f"{self._version}.0",
+                modified_by=dict(editor),
+                modified=str(stored["Modified"]),
+                fields=dict(stored),
+            ),
+        )
 
     # the port
+    def versions(self, item_id: str, names: Sequence[str]) -> list[ItemVersion]:
+        return [
+            ItemVersion(
+                version_id=v.version_id,
+                modified_by=v.modified_by,
+                modified=v.modified,
+                fields={k: val for k, val in v.fields.items() if k in names},
+            )
+            for v in self.history.get(item_id, [])
+        ]
+
     def all(self) -> list[TrackerRecord]:
         return [self.record(item_id) for item_id in self.items]
 
