@@ -14,12 +14,11 @@ import pytest
 import requests
 import trustme
 
-import automation
 from automation.domain import Publication, normalise_key
 from automation.reports import DEFAULT_REPORT_HOSTS, enrich, parse_report_page
 from tests.loopback import LoopbackServer, Route, serving
 
-SAMPLE_PAGE = Path(automation.__file__).parent / "demo_data" / "sample_report_page.html"
+SAMPLE_PAGE = Path(__file__).resolve().parent / "fixtures" / "illustrative_landing_page.html"
 SEED_URL = (
     "https://hmicfrs.justiceinspectorates.gov.uk/publications/"
     "counter-terrorism-joint-inspection-national-security-division/"

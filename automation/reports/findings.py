@@ -193,6 +193,7 @@ class _Scan:
     section_marked: bool = False
     current: _Open | None = None
     list_item: int = 0
+    lead_in: str = ""
 
     def start(self, kind: Kind, number: str, rest: str, *, bare: bool = False) -> None:
         seen = {f.number for f in self.found[kind] if f.number}
@@ -222,6 +223,7 @@ class _Scan:
                 else:
                     self.section, self.section_level = kind, block.level
                     self.section_for, self.section_marked = _who(match), False
+                    self.lead_in = ""
                 return
         sub = _FOR_HEADING.match(text)
         if self.section is not None and sub is not None and block.level > self.section_level:
@@ -239,14 +241,20 @@ class _Scan:
         if self.current is not None and not self.current.closed:
             self.current.add(block.text)
             return
-        if self.section is not None and not self.section_marked and block.kind == "item":
-            # A plain list under a "Recommendations" heading: one unnumbered finding each.
-            if block.item_id != self.list_item:
-                self.list_item = block.item_id
-                self.found[self.section].append(
-                    _Open(kind=self.section, number="", addressee=self.section_for)
-                )
-            self.found[self.section][-1].parts.append(block.text)
+        if self.section is None or self.section_marked:
+            return
+        if block.kind != "item":
+            # "Within three months, the force should:" introduces the list that follows.
+            self.lead_in = block.text if block.text.rstrip().endswith(":") else ""
+            return
+        # A plain list under a "Recommendations" heading: one unnumbered finding each.
+        if block.item_id != self.list_item:
+            self.list_item = block.item_id
+            opened = _Open(kind=self.section, number="", addressee=self.section_for)
+            if self.lead_in:
+                opened.parts.append(self.lead_in)
+            self.found[self.section].append(opened)
+        self.found[self.section][-1].parts.append(block.text)
 
 
 def _who(match: re.Match[str]) -> str:

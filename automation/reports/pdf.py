@@ -60,6 +60,11 @@ def pdf_text(data: bytes, *, max_pages: int = MAX_PAGES) -> str:
     return "\n".join(pages)
 
 
+def _continues(previous: str) -> bool:
+    """Whether a line ending so is followed by more of the same sentence."""
+    return previous.endswith((",", ";", "-", "and", "or", "the", "of", "to", "for"))
+
+
 def text_blocks(text: str) -> list[Block]:
     """Lines joined into paragraphs; headings, markers and bullets start blocks of their own."""
     blocks: list[Block] = []
@@ -93,7 +98,12 @@ def text_blocks(text: str) -> list[Block]:
             kind = "item"
             paragraph.append(_BULLET.sub("", line))
             continue
-        if not paragraph and _HEADING.match(line) and not line.endswith((".", ":", ",")):
+        if (
+            line[:1].isupper()
+            and _HEADING.match(line)
+            and not line.endswith((".", ":", ","))
+            and (not paragraph or not _continues(paragraph[-1]))
+        ):
             flush(kind)
             kind = "text"
             blocks.append(Block(kind="heading", level=2, text=line))

@@ -1,0 +1,270 @@
+"""Findings from the full report: numbers as in the report, addressees, and following links.
+
+Fixtures (each says which structure facts it assumes): the demo's seed landing page and its
+publication-html page (automation/demo_data), a PEEL report page and a report PDF built with
+fpdf2 (tests/fixtures).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import ssl
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+import trustme
+
+import automation
+from automation.domain import Publication, normalise_key
+from automation.domain.publications import Finding
+from automation.reports import (
+    addressed_to_policing,
+    enrich,
+    parse_report_page,
+    pdf_text,
+    read_findings,
+    text_blocks,
+)
+from automation.reports.pages import finding_blocks, page_blocks
+from tests.fixtures.report_pdf import RECOMMENDATIONS, build_report_pdf
+from tests.loopback import LoopbackServer, Route, serving
+
+DEMO = Path(automation.__file__).parent / "demo_data"
+LANDING = DEMO / "sample_report_page.html"
+FULL_HTML = DEMO / "sample_report_html.html"
+PEEL = Path(__file__).parent / "fixtures" / "peel_report_page.html"
+SLUG = "counter-terrorism-joint-inspection-national-security-division"
+HOST = "https://hmicfrs.justiceinspectorates.gov.uk"
+REC_19 = (
+    "The senior national coordinator should review the Registered Terrorism Offender "
+    "Assessment Framework process to ensure that it is fit for police led cases."
+)
+HTML = "text/html; charset=utf-8"
+
+
+def _html_findings(path: Path) -> automation.reports.Findings:
+    blocks, _links = page_blocks(path.read_text(encoding="utf-8"))
+    return read_findings(finding_blocks(blocks))
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def test_seed_report_html_keeps_the_reports_numbers_and_leaves_out_other_bodies() -> None:
+    found = _html_findings(FULL_HTML)
+    assert [f.number for f in found.recommendations] == ["19", "20", "21"]
+    assert found.recommendations[0] == Finding(
+        number="19", text=REC_19, addressee="Counter Terrorism Policing"
+    )
+    assert found.recommendations_left_out == 18
+    assert found.numbered
+
+
+def test_landing_page_gives_the_count_and_the_full_report_links_html_first() -> None:
+    details = parse_report_page(LANDING.read_text(encoding="utf-8"), f"{HOST}/publications/{SLUG}/")
+    assert details.recommendation_count == 21
+    assert details.findings.empty
+    assert details.report_links == (
+        f"{HOST}/publication-html/{SLUG}/",
+        f"https://assets-hmicfrs.justiceinspectorates.gov.uk/uploads/{SLUG}.pdf",
+    )
+
+
+def test_peel_page_unnumbered_areas_for_improvement_and_cause_of_concern() -> None:
+    details = parse_report_page(PEEL.read_text(encoding="utf-8"), f"{HOST}/peel-reports/n/")
+    afis = details.findings.areas_for_improvement
+    assert [f.text for f in afis] == [
+        "The force should make sure that it answers emergency calls within national standards.",
+        "The force should improve how it supervises investigations.",
+        "The force should make sure victims are kept informed.",
+    ]
+    assert all(f.number == "" for f in afis)
+    assert details.afi_count == 3
+    [concern] = details.findings.causes_of_concern
+    assert concern.text.startswith("The force does not always assess the risk")
+    assert [f.text for f in details.findings.recommendations] == [
+        "Within three months, the force should: make sure call handlers use a structured "
+        "risk assessment; and",
+        "Within three months, the force should: audit how well this works.",
+    ]
+    assert not any("explanatory" in f.text for f in afis)
+
+
+def test_pdf_recommendations_with_numbers_addressees_and_nothing_after_the_list() -> None:
+    text = pdf_text(build_report_pdf())
+    found = read_findings(text_blocks(text))
+    assert found.recommendations == (
+        Finding(number="1", text=RECOMMENDATIONS["1"], addressee="chief constables"),
+        Finding(number="2", text=RECOMMENDATIONS["2"], addressee="chief constables"),
+    )
+    assert found.recommendations_left_out == 2  # the Home Office's and the College's
+
+
+def test_a_damaged_pdf_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="not a readable PDF"):
+        pdf_text(b"%PDF-1.7 truncated")
+
+
+@pytest.mark.parametrize(
+    ("addressee", "policing"),
+    [
+        ("chief constables", True),
+        ("All chief constables", True),
+        ("Police and crime commissioners", True),
+        ("Counter Terrorism Policing", True),
+        ("The senior national coordinator", True),
+        ("The National Police Chiefs' Council and chief constables", True),
+        ("the force", True),
+        ("The College of Policing", False),
+        ("the Home Office", False),
+        ("HM Prison and Probation Service", False),
+        ("The National Police Chiefs' Council", False),
+        ("The National Security Division", None),
+        ("", None),
+    ],
+)
+def test_who_a_recommendation_is_for(addressee: str, policing: bool | None) -> None:
+    assert addressed_to_policing(addressee) is policing
+
+
+def test_a_numbered_item_seen_twice_keeps_its_first_wording() -> None:
+    found = _html_findings(FULL_HTML)
+    assert found.recommendations[0].text == REC_19  # the chapter's repeat is ignored
+
+
+# --- following the links over https on loopback ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    return context, str(ca_path)
+
+
+@pytest.fixture
+def server(tls: tuple[ssl.SSLContext, str]) -> Iterator[LoopbackServer]:
+    with serving(tls[0]) as srv:
+        yield srv
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        s.trust_env = False
+        yield s
+
+
+def _landing(server: LoopbackServer, *, html_link: bool = True, pdf_url: str = "") -> bytes:
+    """The seed landing page with its links pointing at the loopback server."""
+    page = LANDING.read_text(encoding="utf-8")
+    page = page.replace(
+        f"https://assets-hmicfrs.justiceinspectorates.gov.uk/uploads/{SLUG}.pdf",
+        pdf_url or server.url(f"/uploads/{SLUG}.pdf"),
+    )
+    if not html_link:
+        page = page.replace(f'href="/publication-html/{SLUG}/"', 'href="/elsewhere/"')
+    return page.encode("utf-8")
+
+
+def _pub(link: str) -> Publication:
+    return Publication(
+        key=normalise_key(link),
+        title="Counter Terrorism Joint Inspection",
+        link=link,
+        published_on=date(2023, 7, 20),
+    )
+
+
+def test_enrich_follows_the_landing_page_to_the_html_report(
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=_landing(server))
+    server.routes[f"/publication-html/{SLUG}/"] = Route(
+        content_type=HTML, body=FULL_HTML.read_bytes()
+    )
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == [f"/publications/{SLUG}/", f"/publication-html/{SLUG}/"]
+    assert [f.number for f in enriched.recommendations] == ["19", "20", "21"]
+    assert enriched.recommendation_count == 21
+    assert enriched.recommendations_left_out == 18
+
+
+def test_enrich_reads_the_pdf_when_there_is_no_html_version(
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(
+        content_type=HTML, body=_landing(server, html_link=False)
+    )
+    server.routes[f"/uploads/{SLUG}.pdf"] = Route(
+        content_type="application/pdf", body=build_report_pdf()
+    )
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == [f"/publications/{SLUG}/", f"/uploads/{SLUG}.pdf"]
+    assert [f.number for f in enriched.recommendations] == ["1", "2"]
+    assert enriched.recommendations_left_out == 2
+    assert enriched.recommendation_count == 21  # the landing page's count wins
+
+
+def test_enrich_tries_the_pdf_after_a_missing_html_version(
+    server: LoopbackServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=_landing(server))
+    server.routes[f"/publication-html/{SLUG}/"] = Route(status=404, content_type=HTML)
+    server.routes[f"/uploads/{SLUG}.pdf"] = Route(
+        content_type="application/pdf", body=build_report_pdf()
+    )
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    with caplog.at_level(logging.INFO, logger="automation.reports"):
+        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert [f.number for f in enriched.recommendations] == ["1", "2"]
+    assert "full report for" in caplog.text
+    assert "HTTP 404" in caplog.text
+
+
+def test_a_pdf_off_the_allowlist_is_not_read(
+    server: LoopbackServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    landing = _landing(server, html_link=False, pdf_url="https://example.org/uploads/r.pdf")
+    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=landing)
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    with caplog.at_level(logging.INFO, logger="automation.reports"):
+        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == [f"/publications/{SLUG}/"]
+    assert enriched.recommendations == ()
+    assert enriched.recommendation_count == 21
+    assert "host example.org is not in the allowed report hosts" in caplog.text
+
+
+def test_an_unreadable_pdf_leaves_the_landing_page_values(
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(
+        content_type=HTML, body=_landing(server, html_link=False)
+    )
+    server.routes[f"/uploads/{SLUG}.pdf"] = Route(content_type="application/pdf", body=b"%PDF-")
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert enriched == dataclasses.replace(
+        pub,
+        types=("Counter-terrorism and joint inspection",),
+        forces=("N/A",),
+        report_pdf_url=server.url(f"/uploads/{SLUG}.pdf"),
+        recommendation_count=21,
+    )
