@@ -1,8 +1,8 @@
 """Findings from the full report: numbers as in the report, addressees, and following links.
 
-Fixtures (each says which structure facts it assumes): the demo's seed landing page and its
-publication-html page (automation/demo_data), a PEEL report page and a report PDF built with
-fpdf2 (tests/fixtures).
+Fixtures (each says which structure facts it assumes): the demo's seed landing page, its
+publication-html page and a PEEL report page (automation/demo_data), and a report PDF built
+with fpdf2 (tests/fixtures/report_pdf.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.loopback import LoopbackServer, Route, serving
 DEMO = Path(automation.__file__).parent / "demo_data"
 LANDING = DEMO / "sample_report_page.html"
 FULL_HTML = DEMO / "sample_report_html.html"
-PEEL = Path(__file__).parent / "fixtures" / "peel_report_page.html"
+PEEL = DEMO / "sample_peel_report.html"
 SLUG = "counter-terrorism-joint-inspection-national-security-division"
 HOST = "https://hmicfrs.justiceinspectorates.gov.uk"
 REC_19 = (

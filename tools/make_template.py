@@ -228,6 +228,11 @@ def _check_box(paragraph: Any, tag: str, alias: str) -> None:
 def build() -> Any:
     """Return the template as a python-docx Document (not yet saved)."""
     document = Document()
+    # python-docx's default package carries a blank-page thumbnail that Explorer shows.
+    package_rels = document.part.package.rels
+    for rel_id, rel in list(package_rels.items()):
+        if rel.reltype.endswith("/thumbnail"):
+            del package_rels[rel_id]
     _styles(document)
     _current_word_format(document)
     _a4(document)

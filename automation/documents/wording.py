@@ -94,7 +94,8 @@ OFFICE_USE: tuple[OfficeUseItem, ...] = (
         columns=("ForwardedToHMICFRS", "SubmittedToHMICFRSPortal"),
         text="Forwarded to HMICFRS Section 55 Responses and submitted onto the HMICFRS portal",
         template_text=(
-            "Forwarded to HMICFRS Section 55 Responses and submitted onto the HMICFRS portal"
+            "{% if fire %}Forwarded to HMICFRS{% else %}Forwarded to HMICFRS Section 55 "
+            "Responses{% endif %} and submitted onto the HMICFRS portal"
         ),
     ),
     OfficeUseItem(
