@@ -7,23 +7,14 @@ with fpdf2 (tests/fixtures/report_pdf.py).
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import ssl
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
-import requests
-import trustme
 
 import automation
-from automation.domain import Publication, normalise_key
 from automation.domain.publications import Finding
 from automation.reports import (
     addressed_to_policing,
-    enrich,
     parse_report_page,
     pdf_text,
     read_findings,
@@ -31,7 +22,6 @@ from automation.reports import (
 )
 from automation.reports.pages import finding_blocks, page_blocks
 from tests.fixtures.report_pdf import RECOMMENDATIONS, build_report_pdf
-from tests.loopback import LoopbackServer, Route, serving
 
 DEMO = Path(automation.__file__).parent / "demo_data"
 LANDING = DEMO / "sample_report_page.html"
@@ -43,7 +33,6 @@ REC_19 = (
     "The senior national coordinator should review the Registered Terrorism Offender "
     "Assessment Framework process to ensure that it is fit for police led cases."
 )
-HTML = "text/html; charset=utf-8"
 
 
 def _html_findings(path: Path) -> automation.reports.Findings:
@@ -136,135 +125,11 @@ def test_a_numbered_item_seen_twice_keeps_its_first_wording() -> None:
     assert found.recommendations[0].text == REC_19  # the chapter's repeat is ignored
 
 
-# --- following the links over https on loopback ----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
-    ca_path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
-    return context, str(ca_path)
-
-
-@pytest.fixture
-def server(tls: tuple[ssl.SSLContext, str]) -> Iterator[LoopbackServer]:
-    with serving(tls[0]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        s.trust_env = False
-        yield s
-
-
-def _landing(server: LoopbackServer, *, html_link: bool = True, pdf_url: str = "") -> bytes:
-    """The seed landing page with its links pointing at the loopback server."""
-    page = LANDING.read_text(encoding="utf-8")
-    page = page.replace(
-        f"https://assets-hmicfrs.justiceinspectorates.gov.uk/uploads/{SLUG}.pdf",
-        pdf_url or server.url(f"/uploads/{SLUG}.pdf"),
+def test_a_peel_page_does_not_lead_to_other_peel_pages() -> None:
+    page = PEEL.read_text(encoding="utf-8").replace(
+        "</main>", '<p><a href="/peel-reports/suffolk-2023/">Suffolk</a></p></main>'
     )
-    if not html_link:
-        page = page.replace(f'href="/publication-html/{SLUG}/"', 'href="/elsewhere/"')
-    return page.encode("utf-8")
-
-
-def _pub(link: str) -> Publication:
-    return Publication(
-        key=normalise_key(link),
-        title="Counter Terrorism Joint Inspection",
-        link=link,
-        published_on=date(2023, 7, 20),
-    )
-
-
-def test_enrich_follows_the_landing_page_to_the_html_report(
-    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
-) -> None:
-    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=_landing(server))
-    server.routes[f"/publication-html/{SLUG}/"] = Route(
-        content_type=HTML, body=FULL_HTML.read_bytes()
-    )
-    pub = _pub(server.url(f"/publications/{SLUG}/"))
-    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
-    assert server.seen == [f"/publications/{SLUG}/", f"/publication-html/{SLUG}/"]
-    assert [f.number for f in enriched.recommendations] == ["19", "20", "21"]
-    assert enriched.recommendation_count == 21
-    assert enriched.recommendations_left_out == 18
-
-
-def test_enrich_reads_the_pdf_when_there_is_no_html_version(
-    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
-) -> None:
-    server.routes[f"/publications/{SLUG}/"] = Route(
-        content_type=HTML, body=_landing(server, html_link=False)
-    )
-    server.routes[f"/uploads/{SLUG}.pdf"] = Route(
-        content_type="application/pdf", body=build_report_pdf()
-    )
-    pub = _pub(server.url(f"/publications/{SLUG}/"))
-    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
-    assert server.seen == [f"/publications/{SLUG}/", f"/uploads/{SLUG}.pdf"]
-    assert [f.number for f in enriched.recommendations] == ["1", "2"]
-    assert enriched.recommendations_left_out == 2
-    assert enriched.recommendation_count == 21  # the landing page's count wins
-
-
-def test_enrich_tries_the_pdf_after_a_missing_html_version(
-    server: LoopbackServer,
-    session: requests.Session,
-    tls: tuple[ssl.SSLContext, str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=_landing(server))
-    server.routes[f"/publication-html/{SLUG}/"] = Route(status=404, content_type=HTML)
-    server.routes[f"/uploads/{SLUG}.pdf"] = Route(
-        content_type="application/pdf", body=build_report_pdf()
-    )
-    pub = _pub(server.url(f"/publications/{SLUG}/"))
-    with caplog.at_level(logging.INFO, logger="automation.reports"):
-        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
-    assert [f.number for f in enriched.recommendations] == ["1", "2"]
-    assert "full report for" in caplog.text
-    assert "HTTP 404" in caplog.text
-
-
-def test_a_pdf_off_the_allowlist_is_not_read(
-    server: LoopbackServer,
-    session: requests.Session,
-    tls: tuple[ssl.SSLContext, str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    landing = _landing(server, html_link=False, pdf_url="https://example.org/uploads/r.pdf")
-    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=landing)
-    pub = _pub(server.url(f"/publications/{SLUG}/"))
-    with caplog.at_level(logging.INFO, logger="automation.reports"):
-        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
-    assert server.seen == [f"/publications/{SLUG}/"]
-    assert enriched.recommendations == ()
-    assert enriched.recommendation_count == 21
-    assert "host example.org is not in the allowed report hosts" in caplog.text
-
-
-def test_an_unreadable_pdf_leaves_the_landing_page_values(
-    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
-) -> None:
-    server.routes[f"/publications/{SLUG}/"] = Route(
-        content_type=HTML, body=_landing(server, html_link=False)
-    )
-    server.routes[f"/uploads/{SLUG}.pdf"] = Route(content_type="application/pdf", body=b"%PDF-")
-    pub = _pub(server.url(f"/publications/{SLUG}/"))
-    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
-    assert enriched == dataclasses.replace(
-        pub,
-        types=("Counter-terrorism and joint inspection",),
-        forces=("N/A",),
-        report_pdf_url=server.url(f"/uploads/{SLUG}.pdf"),
-        recommendation_count=21,
-    )
+    norfolk = parse_report_page(page, f"{HOST}/peel-reports/norfolk-2023/")
+    assert norfolk.report_links == ()
+    landing = parse_report_page(page, f"{HOST}/publications/norfolk-peel/")
+    assert landing.report_links == (f"{HOST}/peel-reports/suffolk-2023/",)

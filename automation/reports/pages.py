@@ -10,11 +10,11 @@ page, the PDF on the assets host). A full HTML report gives the findings themsel
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
 from automation.domain.publications import clean_text
@@ -313,19 +313,16 @@ def parse_count(text: str) -> int | None:
 def _report_pages(links: Sequence[str], base_url: str) -> list[str]:
     """Links to the HTML version of the report or to a PEEL report page (not this page)."""
     here = urlsplit(base_url)._replace(fragment="").geturl().rstrip("/")
+    on_peel_page = "/peel-reports/" in urlsplit(base_url).path
     pages: list[str] = []
-    for href in links:
-        try:
-            absolute = urljoin(base_url, href.strip())
-            parts = urlsplit(absolute)
-        except ValueError:
-            continue
-        if parts.scheme not in {"http", "https"}:
-            continue
+    for _absolute, parts in _web_links(links, base_url):
         page = parts._replace(fragment="").geturl()
         if page.rstrip("/") == here or page in pages:
             continue
-        if re.search(r"/(?:publication-html|peel-reports)/[^/]+", parts.path):
+        if re.search(r"/publication-html/[^/]+", parts.path) or (
+            # A PEEL page links to other forces' and earlier PEEL pages: never follow those.
+            not on_peel_page and re.search(r"/peel-reports/[^/]+", parts.path)
+        ):
             pages.append(page)
     # The HTML version of the report first: it has the recommendations as text.
     return sorted(pages, key=lambda url: "/publication-html/" not in url)
@@ -397,17 +394,22 @@ def _count(text: str, count: re.Pattern[str], none: re.Pattern[str], found: int)
     return found or None
 
 
-def _pdf_link(links: Sequence[str], base_url: str) -> str:
-    """The report PDF: a link to an uploaded .pdf, preferring the HMICFRS assets host."""
-    candidates: list[str] = []
+def _web_links(links: Sequence[str], base_url: str) -> Iterator[tuple[str, SplitResult]]:
+    """Each link made absolute, with its parts, when it is an http(s) address with a host."""
     for href in links:
         try:
             absolute = urljoin(base_url, href.strip())
             parts = urlsplit(absolute)
         except ValueError:
             continue
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            continue
+        if parts.scheme in {"http", "https"} and parts.netloc:
+            yield absolute, parts
+
+
+def _pdf_link(links: Sequence[str], base_url: str) -> str:
+    """The report PDF: a link to an uploaded .pdf, preferring the HMICFRS assets host."""
+    candidates: list[str] = []
+    for absolute, parts in _web_links(links, base_url):
         if parts.path.lower().endswith(".pdf") and "/uploads/" in parts.path:
             candidates.append(absolute)
     for candidate in candidates:
