@@ -222,6 +222,11 @@ class Settings(BaseSettings):
     force_name: str = Field(default="Norfolk Constabulary", min_length=1)
     force_aliases: list[str] = Field(default_factory=lambda: ["Norfolk"])
     pcc_area: str = Field(default="Norfolk", min_length=1)
+    # A Police, Fire and Crime Commissioner's office names its fire and rescue service here;
+    # its inspection reports then need a response (not under Section 55).
+    fire_and_rescue_service: str = ""
+    # The header of the Word draft; "" gives "Office of the <pcc_area> <commissioner>".
+    office_name: str = ""
 
     sharepoint: SharePointSettings = Field(default_factory=SharePointSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
@@ -300,6 +305,18 @@ class Settings(BaseSettings):
     def timeout(self) -> tuple[float, float]:
         """(connect, read) timeouts for HTTP calls."""
         return (self.http_connect_timeout, self.http_read_timeout)
+
+    @property
+    def commissioner(self) -> str:
+        """The office holder's title: a PFCC when a fire and rescue service is configured."""
+        if self.fire_and_rescue_service.strip():
+            return "Police, Fire and Crime Commissioner"
+        return "Police and Crime Commissioner"
+
+    @property
+    def office_label(self) -> str:
+        """The office's name as the draft's header shows it."""
+        return self.office_name.strip() or f"Office of the {self.pcc_area} {self.commissioner}"
 
     def stage_assignee(self, stage: StageSettings) -> str:
         """The UPN a stage's task is assigned to."""

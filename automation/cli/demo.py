@@ -19,16 +19,19 @@ Exit code 0 when every step succeeded, 1 when a step reported failures (they are
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+import requests
 
 from automation import logsetup
 from automation.app import App, build_app
@@ -53,7 +56,6 @@ from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import TRIAGE_BUCKET, provision
 from automation.jobs.report import RunReport
 from automation.passes import run_pass
-from automation.reports import parse_report_page
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
@@ -64,11 +66,15 @@ log = logging.getLogger(__name__)
 # The sample data stays in the package (automation/demo_data), one level up from the face.
 DATA_DIR = Path(__file__).resolve().parent.parent / "demo_data"
 FEED_FILE = DATA_DIR / "sample_feed.xml"
-REPORT_PAGE_FILE = DATA_DIR / "sample_report_page.html"
-SEED_LINK = (
-    "https://hmicfrs.justiceinspectorates.gov.uk/publications/"
-    "counter-terrorism-joint-inspection-national-security-division/"
-)
+SEED_SLUG = "counter-terrorism-joint-inspection-national-security-division"
+SEED_LINK = f"https://hmicfrs.justiceinspectorates.gov.uk/publications/{SEED_SLUG}/"
+HMICFRS_SITE = "https://hmicfrs.justiceinspectorates.gov.uk/"
+# The bundled sample pages the demo's stand-in for the HMICFRS site serves, by path.
+SAMPLE_PAGES = {
+    f"/publications/{SEED_SLUG}/": DATA_DIR / "sample_report_page.html",
+    f"/publication-html/{SEED_SLUG}/": DATA_DIR / "sample_report_html.html",
+    "/peel-reports/norfolk-2023/": DATA_DIR / "sample_peel_report.html",
+}
 ACTING_USER = "X-Sandbox-Acting-User"
 
 INTAKE_DAY = dt.date(2023, 8, 8)
@@ -246,21 +252,19 @@ class Demo:
         return render_table([*headers, "Draft"], rows)
 
     def enrichment_note(self) -> list[str]:
-        """Why the report pages were not read, and what the sample page would have added."""
-        hosts = ", ".join(self.settings.report_hosts) or "none"
-        host = urlsplit(SEED_LINK).hostname or "the HMICFRS site"
+        """What the report pages (the bundled sample pages) added to the seed report."""
         lines = [
-            f"Report pages: not read in the demo (the links point at {host}; "
-            f"the demo reads pages only from {hosts})."
+            "Report pages: read from the bundled sample pages (a stand-in for "
+            f"{urlsplit(HMICFRS_SITE).hostname}; other reports' pages have no findings)."
         ]
-        try:
-            details = parse_report_page(REPORT_PAGE_FILE.read_text(encoding="utf-8"), SEED_LINK)
-        except OSError:
-            return lines
-        if details.recommendation_count is not None:
+        seed = next((r for r in self.records() if r.report_url == SEED_LINK), None)
+        findings = seed.report.get("recommendations") if seed is not None else None
+        if isinstance(findings, list) and findings:
+            numbers = [str(f.get("number", "")) for f in findings if isinstance(f, dict)]
             lines.append(
-                "Read offline, the bundled sample page for the seed report lists "
-                f"{plural(details.recommendation_count, 'recommendation')}."
+                f"The seed report makes {seed.recommendations if seed else '?'} recommendations; "
+                f"recommendations {', '.join(numbers)} (for policing) are in its draft, with "
+                "the report's own numbers and a response prompt under each."
             )
         return lines
 
@@ -411,6 +415,39 @@ def brief_error(text: str) -> str:
     return f"{lines[0]} ... {lines[-1]}"
 
 
+class SampleSite(requests.adapters.BaseAdapter):
+    """A stand-in for the HMICFRS site: the bundled sample pages, a blank page elsewhere.
+
+    Mounted on the service's web session for the demo only, so the real enrichment code
+    (allowlist, redirects, size caps, parsing) reads the seed report's pages offline.
+    """
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Answer ``request`` from the sample pages (the other arguments do not apply)."""
+        path = urlsplit(request.url or "").path
+        page = SAMPLE_PAGES.get(path)
+        body = page.read_bytes() if page is not None else b"<html><body></body></html>"
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+        response.headers["Content-Length"] = str(len(body))
+        response.raw = io.BytesIO(body)
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 def _log_level() -> str:
     return "DEBUG" if os.environ.get("AUTOMATION_LOG_LEVEL", "").upper() == "DEBUG" else "WARNING"
 
@@ -438,6 +475,8 @@ def run_demo(output: Path) -> int:
                 state_dir=state_dir,
                 feed_urls=[sandbox.info()["feed_url"]],
                 fetch_report_pages=True,
+                # The HMICFRS site, answered offline by `SampleSite` (mounted below).
+                report_hosts=[urlsplit(HMICFRS_SITE).hostname],
                 # One at a time: the items are numbered in feed order, so the demo reads
                 # the same every time (the service itself files in parallel).
                 concurrency=1,
@@ -445,6 +484,7 @@ def run_demo(output: Path) -> int:
                 log_format="text",
             )
             app = build_app(settings)
+            app.http.mount(HMICFRS_SITE, SampleSite())
             demo = Demo(sandbox=sandbox, app=app, output=output)
             return _story(demo)
         finally:

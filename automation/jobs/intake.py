@@ -33,7 +33,12 @@ from automation.domain.deadlines import (
     previous_working_day,
     response_deadline,
 )
-from automation.domain.publications import Publication
+from automation.domain.publications import (
+    Publication,
+    finding_label,
+    findings_from_json,
+    findings_json,
+)
 from automation.domain.record import TrackerRecord, dump_json
 from automation.domain.relevance import Decision, assess
 from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
@@ -93,27 +98,34 @@ def due_datetime(day: dt.date) -> dt.datetime:
 
 
 def report_json(pub: Publication) -> str:
-    """The report details kept on the item (the draft can be made later from them)."""
+    """The report details kept on the item (the draft can be made later from them).
+
+    Recommendations, areas for improvement and causes of concern keep the report's own
+    numbers and addressees (``findings_json``); when the text is too long for the column the
+    last items go first, then the summary is shortened.
+    """
     details: dict[str, Any] = {
         "title": pub.title,
         "link": pub.link,
         "summary": pub.summary,
         "pdf": pub.report_pdf_url,
-        "recommendations": list(pub.recommendations),
-        "areas_for_improvement": list(pub.areas_for_improvement),
+        "recommendations": findings_json(pub.recommendations),
+        "recommendations_left_out": pub.recommendations_left_out,
+        "areas_for_improvement": findings_json(pub.areas_for_improvement),
+        "causes_of_concern": findings_json(pub.causes_of_concern),
         "recommendation_count": pub.recommendation_count,
         "afi_count": pub.afi_count,
         "feed": pub.feed_url,
         "guid": pub.guid,
     }
     text = dump_json(details)
+    lists = ("causes_of_concern", "areas_for_improvement", "recommendations")
     while len(text) > REPORT_JSON_MAX and (
-        details["recommendations"] or details["areas_for_improvement"] or details["summary"]
+        any(details[name] for name in lists) or details["summary"]
     ):
-        if details["areas_for_improvement"]:
-            details["areas_for_improvement"].pop()
-        elif details["recommendations"]:
-            details["recommendations"].pop()
+        longest = next((name for name in lists if details[name]), "")
+        if longest:
+            details[longest].pop()
         else:
             details["summary"] = shorten(details["summary"], len(details["summary"]) // 2)
         text = dump_json(details)
@@ -281,7 +293,10 @@ class Intake:
         rule = DeadlineRule(self.settings.deadline_rule)
         deadline = response_deadline(pub.published_on, rule)
         relevance = assess(
-            pub, force_name=self.settings.force_name, aliases=self.settings.force_aliases
+            pub,
+            force_name=self.settings.force_name,
+            aliases=self.settings.force_aliases,
+            fire_and_rescue_service=self.settings.fire_and_rescue_service,
         )
         status = initial_status(relevance.decision)
         setup = SetupState.NONE if relevance.decision == Decision.NO else SetupState.FILED
@@ -587,12 +602,14 @@ class Intake:
             if url.startswith(("https://", "http://"))
         }
         checklist = {}
-        recommendations = report.get("recommendations") or []
-        if stage.spec.role == "draft" and isinstance(recommendations, list):
-            for number, text in enumerate(recommendations[:CHECKLIST_MAX], start=1):
-                item_id = checklist_id(f"{record.key}/{stage.spec.key}", number)
+        if stage.spec.role == "draft":
+            # The report's own numbers ("Recommendation 19: ..."), as the draft shows them.
+            findings = findings_from_json(report.get("recommendations"))
+            for position, finding in enumerate(findings[:CHECKLIST_MAX], start=1):
+                item_id = checklist_id(f"{record.key}/{stage.spec.key}", position)
                 checklist[item_id] = shorten(
-                    f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX
+                    f"{finding_label('Recommendation', finding, position)}: {finding.text}",
+                    CHECKLIST_TITLE_MAX,
                 )
         body = details_body(
             description="\n".join(lines), checklist=checklist, references=references
