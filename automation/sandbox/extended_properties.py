@@ -9,6 +9,7 @@ Shared by messages and events, which Microsoft documents with the same rules
   case-sensitively, the value case-insensitively; ``eq`` and ``ne`` on a string value;
 * ``$expand=singleValueExtendedProperties($filter=id eq '…')`` is the only way to read one
   back; a filtered list does not include the property unless it is expanded;
+* ``$filter`` on a few plain string properties (``subject eq '…'``) combines with it;
 * a PATCH carrying ``singleValueExtendedProperties`` creates or updates each named property
   (singlevaluelegacyextendedproperty-post-singlevalueextendedproperties page).
 """
@@ -98,6 +99,34 @@ def merged(existing: list[dict[str, Any]], updates: list[dict[str, Any]]) -> lis
         else:
             out.append(dict(update))
     return out
+
+
+def item_filter(text: str, filterable: tuple[str, ...]) -> Predicate:
+    """A predicate over stored Outlook items for ``$filter`` (400 for anything else).
+
+    ``<one of filterable> eq '…'`` and ``singleValueExtendedProperties/any(ep: …)``,
+    combined with ``and``/``or``.
+    """
+    try:
+        tree = parse_filter(text)
+    except FilterSyntaxError as exc:
+        raise bad_filter() from exc
+    return _item_predicate(tree, filterable)
+
+
+def _item_predicate(node: Node, filterable: tuple[str, ...]) -> Predicate:
+    if node[0] in ("and", "or"):
+        parts = [_item_predicate(child, filterable) for child in node[1]]
+        combine = all if node[0] == "and" else any
+        return lambda item: combine(part(item) for part in parts)
+    if node[0] == "any":
+        return any_predicate(node)
+    _, path, op, (kind, value) = node
+    prop = next((p for p in filterable if p.lower() == str(path).lower()), None)
+    if prop is None or op != "eq" or kind != "str":
+        raise bad_filter()
+    wanted = str(value).lower()
+    return lambda item: str(item.get(prop) or "").lower() == wanted
 
 
 def any_predicate(node: Node) -> Predicate:

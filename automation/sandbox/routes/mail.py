@@ -55,7 +55,6 @@ from automation.sandbox.framework import (
     now_iso,
     select_fields,
 )
-from automation.sandbox.odata import FilterSyntaxError, Node, parse_filter
 from automation.sandbox.uploads import (
     UploadKind,
     content_range,
@@ -265,26 +264,7 @@ def _message_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     ``singleValueExtendedProperties/any(ep: ep/id eq '…' [and ep/value eq '…'])``, combined
     with ``and``/``or`` (the forms on the message-list and extended-property pages).
     """
-    try:
-        tree = parse_filter(text)
-    except FilterSyntaxError as exc:
-        raise extended_properties.bad_filter() from exc
-    return _message_predicate(tree)
-
-
-def _message_predicate(node: Node) -> Callable[[dict[str, Any]], bool]:
-    if node[0] in ("and", "or"):
-        parts = [_message_predicate(child) for child in node[1]]
-        combine = all if node[0] == "and" else any
-        return lambda message: combine(part(message) for part in parts)
-    if node[0] == "any":
-        return extended_properties.any_predicate(node)
-    _, path, op, (kind, value) = node
-    prop = next((p for p in _FILTERABLE if p.lower() == str(path).lower()), None)
-    if prop is None or op != "eq" or kind != "str":
-        raise extended_properties.bad_filter()
-    wanted = str(value).lower()
-    return lambda message: str(message.get(prop) or "").lower() == wanted
+    return extended_properties.item_filter(text, _FILTERABLE)
 
 
 def _order(messages: list[dict[str, Any]], orderby: str | None) -> list[dict[str, Any]]:
