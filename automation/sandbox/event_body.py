@@ -1,6 +1,6 @@
 """Reading an event from a create or PATCH body, by the rules of Outlook's event resource.
 
-The rows of docs/sandbox-rules.md (C4-C6) give the sources: the event resource page (the
+The rows of docs/sandbox-rules.md (C4, C5 and C8) give the sources: the event resource page (the
 writable properties, ``isAllDay`` "start and end time must be set to midnight and be in the
 same time zone", ``transactionId``), the dateTimeTimeZone page (:mod:`event_times`), and the
 field report of ``400 ErrorPropertyValidationFailure`` "At least one property failed

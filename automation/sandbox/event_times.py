@@ -1,7 +1,7 @@
 """Outlook event times: ``dateTimeTimeZone`` values, the time zones Graph names, and
 ``Prefer: outlook.timezone``.
 
-Sources (docs/sandbox-rules.md, rows C3-C5):
+Sources (docs/sandbox-rules.md, rows C2, C3 and C5):
 
 * dateTimeTimeZone resource page: ``dateTime`` is ``<date>T<time>``; ``timeZone`` is any
   Windows time zone name or one of a listed set of IANA names (:data:`IANA_ZONES`).

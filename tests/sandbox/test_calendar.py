@@ -1,6 +1,6 @@
 """Sandbox calendar routes: the office mailbox's calendar and its events, by raw HTTP.
 
-Each test names the rule of docs/sandbox-rules.md (C1-C12) it enforces.
+Each test names the rule of docs/sandbox-rules.md (C1-C10) it enforces.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from automation.sandbox.faults import OneOff
 from automation.sandbox.routes.mail import allow_mailbox, deny_mailbox, restrict_mailboxes
 from automation.sandbox.seed import user_email
 from tests.conftest import RawGraph
+from tests.test_doctor import set_app_roles
 
 GUID = "8a1b6c3e-2f4d-4e5a-9b7c-0d1e2f3a4b5c"
 PROP = f"String {{{GUID}}} Name Section55DeadlineKey"
@@ -60,15 +61,6 @@ def by_key(raw: RawGraph, key: str, *, op: str = "eq", **params: str) -> list[di
 
 def error_code(answer: requests.Response) -> str:
     return str(answer.json()["error"]["code"])
-
-
-def set_roles(raw: RawGraph, roles: list[str]) -> None:
-    answer = raw.session.put(
-        f"{raw.sandbox.url}/_sandbox/apps/{raw.info['client_id']}/roles",
-        json={"roles": roles},
-        timeout=10,
-    )
-    assert answer.status_code == 204
 
 
 # -- C1, C2: routes and shapes --------------------------------------------------------------
@@ -150,18 +142,18 @@ def test_all_day_event_is_midnight_to_midnight_in_any_zone(raw: RawGraph) -> Non
 
 
 @pytest.mark.parametrize(
-    ("change", "code"),
+    "change",
     [
-        ({"start": {"dateTime": "2025-07-01T09:00:00", "timeZone": "Europe/London"}}, "time"),
-        ({"end": {"dateTime": "2025-07-02T00:00:00", "timeZone": "UTC"}}, "zones"),
-        ({"end": {"dateTime": "2025-07-01T00:00:00", "timeZone": "Europe/London"}}, "length"),
+        {"start": {"dateTime": "2025-07-01T09:00:00", "timeZone": "Europe/London"}},
+        {"end": {"dateTime": "2025-07-02T00:00:00", "timeZone": "UTC"}},
+        {"end": {"dateTime": "2025-07-01T00:00:00", "timeZone": "Europe/London"}},
     ],
-    ids=lambda value: value if isinstance(value, str) else "",
+    ids=["time", "zones", "length"],
 )
-def test_all_day_rules(raw: RawGraph, change: dict[str, Any], code: str) -> None:
+def test_all_day_rules(raw: RawGraph, change: dict[str, Any]) -> None:
     """C4: all-day needs midnight start and end in one zone, at least a day apart."""
     refused = create(raw, deadline("k", **change))
-    assert refused.status_code == 400, code
+    assert refused.status_code == 400
     assert error_code(refused) == "ErrorPropertyValidationFailure"
     assert raw.call("GET", events_path(raw)).json()["value"] == []
 
@@ -221,7 +213,7 @@ def test_zone_names_prefer_header_and_unknown_properties(raw: RawGraph) -> None:
     assert error_code(typo) == "RequestBodyRead"
 
 
-# -- C6, C7: the key in an extended property -----------------------------------------------
+# -- C6: the key in an extended property -----------------------------------------------
 def test_find_events_by_extended_property(raw: RawGraph) -> None:
     for key in ("2025-001#deadline", "2025-001#triage", "2025-002#deadline"):
         assert create(raw, deadline(key)).status_code == 201
@@ -306,7 +298,7 @@ def test_patch_moves_the_event_and_updates_its_key(raw: RawGraph) -> None:
     assert timed.json()["start"]["dateTime"] == "2025-07-08T08:00:00.0000000"
 
 
-# -- C8: paging and order -------------------------------------------------------------------
+# -- C7: paging and order -------------------------------------------------------------------
 def test_top_and_next_link_paging_and_order(raw: RawGraph) -> None:
     days = [f"2025-08-{day:02d}" for day in range(12, 0, -1)]
     for number, day in enumerate(days):
@@ -326,7 +318,7 @@ def test_top_and_next_link_paging_and_order(raw: RawGraph) -> None:
     assert seen == sorted(days)
 
 
-# -- C9: transactionId ----------------------------------------------------------------------
+# -- C8: transactionId ----------------------------------------------------------------------
 def test_repeat_create_with_transaction_id_answers_the_same_event(raw: RawGraph) -> None:
     body = deadline("2025-004#deadline", transactionId="c1f0a7e4-2025-004-deadline")
     first = create(raw, body)
@@ -349,7 +341,7 @@ def test_repeat_create_with_transaction_id_answers_the_same_event(raw: RawGraph)
 
 @pytest.mark.parametrize("how", ["ignored", "expired"])
 def test_transaction_id_outside_its_window_makes_a_second_event(raw: RawGraph, how: str) -> None:
-    """C9, the other outcome: the window is undocumented; 0 = Outlook ignores the id."""
+    """C8, the other outcome: the window is undocumented; 0 = Outlook ignores the id."""
     window = 0.0 if how == "ignored" else 0.2
     raw.sandbox.faults.configure({"event_transaction_window": window})
     body = deadline("2025-005#deadline", transactionId="tx-2025-005")
@@ -361,19 +353,19 @@ def test_transaction_id_outside_its_window_makes_a_second_event(raw: RawGraph, h
     assert len(by_key(raw, "2025-005#deadline")) == 2
 
 
-# -- C10, C11: permissions and the mailbox policy ---------------------------------------------
+# -- C9, C10: permissions and the mailbox policy ---------------------------------------------
 def test_calendar_roles(raw: RawGraph) -> None:
     event = create(raw, deadline("2025-006")).json()
-    set_roles(raw, ["Mail.Send"])
+    set_app_roles(raw.sandbox, ["Mail.Send"])
     for method, path in (("GET", events_path(raw)), ("POST", events_path(raw))):
         denied = raw.call(method, path, json=deadline("x") if method == "POST" else None)
         assert denied.status_code == 403
         assert error_code(denied) == "ErrorAccessDenied"
-    set_roles(raw, ["Calendars.Read"])
+    set_app_roles(raw.sandbox, ["Calendars.Read"])
     assert raw.call("GET", f"{events_path(raw)}/{event['id']}").status_code == 200
     assert create(raw, deadline("y")).status_code == 403
     assert raw.call("DELETE", f"{events_path(raw)}/{event['id']}").status_code == 403
-    set_roles(raw, ["Calendars.ReadBasic"])
+    set_app_roles(raw.sandbox, ["Calendars.ReadBasic"])
     assert raw.call("GET", events_path(raw)).status_code == 200
     assert by_key_status(raw, "2025-006") == 403  # ReadBasic reads no extended properties
 

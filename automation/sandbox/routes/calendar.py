@@ -3,7 +3,7 @@
 Served: ``GET /users/{id|upn}/calendar``; ``POST``/``GET /users/{id}/events`` and
 ``/users/{id}/calendar/events``; ``GET``/``PATCH``/``DELETE /users/{id}/events/{event-id}``
 (user-post-events, user-list-events, event-get, event-update, event-delete pages). Each rule,
-its source and its test is a row of docs/sandbox-rules.md (C1-C12).
+its source and its test is a row of docs/sandbox-rules.md (C1-C10).
 
 * Permissions: Calendars.ReadWrite to write; Calendars.Read, .ReadBasic or .ReadWrite to
   read (403 ``ErrorAccessDenied``); ReadBasic reads no extended properties. The Exchange
