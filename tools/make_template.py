@@ -1,4 +1,4 @@
-"""Build ``templates/section55_response.docx``, the Word template for Section 55 drafts.
+"""Build ``automation/templates/section55_response.docx``, the Word template for Section 55 drafts.
 
 The template is a docxtpl (Jinja-in-Word) document following the layout of Norfolk OPCC's
 Section 55 response. Staff may edit the committed .docx in Word; this script exists so the
@@ -8,8 +8,8 @@ Every Jinja tag is written as part of a single run so that Word keeps it in one 
 paragraph-level tags (``{%p ... %}``) sit alone in their own paragraph, which docxtpl removes
 when rendering.
 
-Usage: ``python tools/make_template.py [OUTPUT]`` (default: templates/section55_response.docx
-next to this script's parent directory).
+Usage: ``python tools/make_template.py [OUTPUT]`` (default:
+automation/templates/section55_response.docx, the copy shipped in the package).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt, RGBColor
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "templates" / "section55_response.docx"
+DEFAULT_OUTPUT = (
+    Path(__file__).resolve().parent.parent / "automation" / "templates" / "section55_response.docx"
+)
 
 TITLE_LINE = "{{ pcc_area }} Police and Crime Commissioner's response to HMICFRS report"
 
