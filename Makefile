@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo bench clean
+.PHONY: venv test lint typecheck unit demo bench walkthrough clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# README sections 0-4 as written, including the `pip install` from the package index (make test
+# runs the same walkthrough offline, with the dependencies of this venv); as root.
+walkthrough: $(STAMP)
+	WALKTHROUGH_PIP_INDEX=1 $(BIN)/python -m pytest -q -p no:randomly tests/test_install_walkthrough.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

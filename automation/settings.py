@@ -11,6 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -38,10 +39,40 @@ ENV_PREFIX = "AUTOMATION_"
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _PROXY = re.compile(r"^https?://(?:[^@/\s]+@)?[^@/:\s]+(?::\d{1,5})?/?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# The plan id in the path of a Planner link: .../PlanViews/<id> (tasks.office.com) or
+# .../plan/<id>/... (planner.cloud.microsoft).
+_PLAN_IN_PATH = re.compile(r"/(?:planviews|plan)/([A-Za-z0-9_-]+)", re.IGNORECASE)
+
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""The Word and email templates shipped in the package: the default ``templates_dir``.
+
+An office that edits them copies this folder (e.g. to ``/etc/s55-automation/templates``) and
+points ``templates_dir`` at the copy; the copy is then used whole, never mixed with this one.
+"""
 
 
-def _project_templates() -> Path:
-    return Path(__file__).resolve().parents[1] / "templates"
+def plan_id_from(value: str) -> str:
+    """The Planner plan id in ``value``: the id itself, or a "Copy link to plan" URL.
+
+    Raises:
+        ValueError: a URL in which no plan id can be found.
+    """
+    value = value.strip()
+    if not value.lower().startswith(("https://", "http://")):
+        return value
+    parts = urlsplit(value)
+    # Old Planner puts the query in the fragment (#/plantaskboard?groupId=...&planId=...).
+    for query in (parts.query, parts.fragment.partition("?")[2]):
+        found = {key.lower(): ids for key, ids in parse_qs(query).items()}.get("planid")
+        if found and found[0].strip():
+            return found[0].strip()
+    match = _PLAN_IN_PATH.search(parts.path) or _PLAN_IN_PATH.search(parts.fragment)
+    if match:
+        return match.group(1)
+    raise ValueError(
+        f"'{value}' is a link without a plan id: in Planner use the plan's ... menu > "
+        "Copy link to plan (the link holds planId=...), or give the id itself"
+    )
 
 
 class _Section(BaseModel):
@@ -87,8 +118,16 @@ class SharePointSettings(_Section):
 class PlannerSettings(_Section):
     """The Planner plan (of the team's Microsoft 365 group)."""
 
+    # The plan's id, or its "Copy link to plan" URL (reduced to the id).
     plan_id: str = ""
+    # For the reader only: the Microsoft 365 group that owns the plan. The service finds
+    # everything through plan_id and never reads this.
     group_id: str = ""
+
+    @field_validator("plan_id")
+    @classmethod
+    def _plan_id(cls, value: str) -> str:
+        return plan_id_from(value)
 
 
 class RecipientsSettings(_Section):
@@ -211,7 +250,8 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=16)
 
     state_dir: Path = Path(".automation-state")
-    templates_dir: Path = Field(default_factory=_project_templates)
+    # Default: the templates shipped in the package; an office's edited copy goes elsewhere.
+    templates_dir: Path = PACKAGED_TEMPLATES
 
     feed_urls: list[str] = Field(default_factory=lambda: [DEFAULT_FEED])
     feed_max_bytes: int = Field(default=5_000_000, ge=1000)

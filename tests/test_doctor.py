@@ -18,7 +18,7 @@ from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered, deny_mailbox
 from automation.sandbox.seed import APP_ROLES, OTHER_SITE_PATH
 from automation.sandbox.server import Sandbox
-from automation.settings import Settings
+from automation.settings import PACKAGED_TEMPLATES, Settings
 from tests import feeds
 from tests.service_env import make_settings
 
@@ -230,7 +230,7 @@ def test_unknown_template_placeholder_is_named(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "templates", templates)
+    shutil.copytree(PACKAGED_TEMPLATES, templates)
     word = templates / "section55_response.docx"
     document = docx.Document(str(word))
     document.add_paragraph().add_run("Lead officer: {{ lead_oficer }}")
@@ -251,7 +251,7 @@ def test_broken_email_template_and_unreachable_feed(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "templates", templates)
+    shutil.copytree(PACKAGED_TEMPLATES, templates)
     subject = templates / "email" / "circulation_panel.subject.j2"
     subject.write_text("Section 55: {{ titel }}", encoding="utf-8")
     settings = make_settings(sandbox, tmp_path / "state", templates_dir=templates)

@@ -32,9 +32,10 @@ from automation.documents import (
 )
 from automation.domain.publications import Finding
 from automation.errors import TemplateError
+from automation.settings import PACKAGED_TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "templates" / "section55_response.docx"
+TEMPLATE = PACKAGED_TEMPLATES / "section55_response.docx"
 BUILDER = ROOT / "tools" / "make_template.py"
 
 SEED_TITLE = (

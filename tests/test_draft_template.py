@@ -38,7 +38,7 @@ from automation.reports.pages import finding_blocks, page_blocks
 from automation.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "templates" / "section55_response.docx"
+TEMPLATE = ROOT / "automation" / "templates" / "section55_response.docx"
 FULL_HTML = Path(automation.__file__).parent / "demo_data" / "sample_report_html.html"
 SEED_TITLE = (
     "Counter Terrorism Joint Inspection - National security division and multi-agency "

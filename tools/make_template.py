@@ -1,4 +1,4 @@
-"""Build ``templates/section55_response.docx``, the Word template for Section 55 drafts.
+"""Build ``automation/templates/section55_response.docx``, the Word template for Section 55 drafts.
 
 The template is a docxtpl (Jinja-in-Word) document following the layout of Norfolk OPCC's
 Section 55 response: A4, British English, Word 2013+ format (no compatibility mode), one
@@ -13,8 +13,8 @@ paragraph-level tags (``{%p ... %}``) sit alone in their own paragraph, which do
 when rendering. The wording (prompts, check box tags) comes from `automation.documents`, so
 the service and the template cannot drift apart.
 
-Usage: ``.venv/bin/python tools/make_template.py [OUTPUT]`` (the project's environment; default
-output: templates/section55_response.docx next to this script's parent directory).
+Usage: ``.venv/bin/python tools/make_template.py [OUTPUT]`` (the project's environment;
+default: automation/templates/section55_response.docx, the copy shipped in the package).
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ from automation.documents import (
     office_use_tag,
 )
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "templates" / "section55_response.docx"
+DEFAULT_OUTPUT = (
+    Path(__file__).resolve().parent.parent / "automation" / "templates" / "section55_response.docx"
+)
 BUILT_ON = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 """The template's creation date in its properties (a fixed date keeps rebuilds identical)."""
 

@@ -1,11 +1,12 @@
 """Render the Section 55 Word draft from the docxtpl template.
 
-The template (``templates/section55_response.docx``) is a Word document with Jinja tags that
-staff may edit in Word. Rendering is strict: a tag naming a variable this module does not
-provide, or any Jinja error, raises :class:`~automation.errors.TemplateError` naming the
-template and the problem, so a broken edit is noticed instead of producing a silently wrong
-draft. Values are data, never template: they are escaped for XML (autoescape) and never
-parsed by Jinja, so ``{{ x }}`` in a title appears literally.
+The template (``automation/templates/section55_response.docx``, or the office's copy in
+``templates_dir``) is a Word document with Jinja tags that staff may edit in Word. Rendering
+is strict: a tag naming a variable this module does not provide, or any Jinja error, raises
+:class:`~automation.errors.TemplateError` naming the template and the problem, so a broken
+edit is noticed instead of producing a silently wrong draft. Values are data, never
+template: they are escaped for XML (autoescape) and never parsed by Jinja, so ``{{ x }}`` in
+a title appears literally.
 
 Word's autocorrect turns straight quotes typed inside a tag into curly quotes; docxtpl turns
 curly double and single quotes back into straight ones before Jinja sees them, so those
