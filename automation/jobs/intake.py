@@ -38,9 +38,22 @@ from automation.domain.record import TrackerRecord, dump_json
 from automation.domain.relevance import Decision, assess
 from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
 from automation.domain.text import shorten
-from automation.domain.workflow import TERMINAL, SetupState, Status, initial_status
+from automation.domain.workflow import (
+    TERMINAL,
+    SetupState,
+    Status,
+    decision_note,
+    initial_status,
+)
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
-from automation.errors import AutomationError, ConflictError, FeedError, ItemError
+from automation.errors import (
+    AutomationError,
+    ConflictError,
+    FeedError,
+    GraphError,
+    ItemError,
+    NotFoundError,
+)
 from automation.graph.batch import Op
 from automation.graph.planner import (
     CHECKLIST_MAX,
@@ -66,6 +79,8 @@ TRIAGE_STAGE = StageSpec(
     offset_days=7,
 )
 REPORT_JSON_MAX = 30_000
+LOOKUP_CHUNK = 20
+"""Keys per lookup round trip (a Graph ``$batch`` holds at most 20 requests)."""
 EARLIEST_PUBLICATION = dt.date(2000, 1, 1)
 """A feed date before this is a broken date, not a publication to respond to."""
 
@@ -120,6 +135,33 @@ def report_json(pub: Publication) -> str:
     return text
 
 
+def editor_name(identity: dict[str, Any]) -> str:
+    """A person's name (or email) from an identity set; "" for an application or nobody."""
+    user = identity.get("user") if isinstance(identity, dict) else None
+    if not isinstance(user, dict):
+        return ""
+    return str(user.get("displayName") or user.get("email") or "").strip()
+
+
+def recorded_task_id(record: TrackerRecord, key: str) -> str:
+    """The id of the item's task for stage ``key`` as recorded on the item ("" if none)."""
+    entry = record.tasks.get(key)
+    return str(entry.get("id") or "") if isinstance(entry, dict) else ""
+
+
+def complete_recorded_task(app: Services, record: TrackerRecord, key: str) -> None:
+    """Mark the item's recorded task for stage ``key`` complete (a deleted task is fine)."""
+    task_id = recorded_task_id(record, key)
+    if not task_id:
+        return
+    try:
+        app.planner.complete(task_id)
+    except NotFoundError:
+        log.info(
+            "%s: the %s task of %s is gone; nothing to complete", record.key, key, record.marker
+        )
+
+
 class Intake:
     """One intake pass (feeds, lookups, filing, setup completion)."""
 
@@ -135,6 +177,8 @@ class Intake:
         self.progress = progress
         self._done = 0
         self.failed_feeds: set[str] = set()
+        """Feeds with an item failed or left for later: their validators are not committed,
+        so the next pass reads them again even if nothing in them changed."""
         self.settings = app.settings
         self.report = report
         self.today = today
@@ -230,9 +274,11 @@ class Intake:
         if not candidates:
             return
         self.app.workspace.resolve()
-        existing = self.lookup([pub.key for pub in candidates])
+        existing, unknown = self.lookup_each(candidates)
         todo: list[tuple[Publication, TrackerRecord | None]] = []
         for pub in candidates:
+            if pub.key in unknown:
+                continue
             record = existing.get(pub.key)
             if record is None or self.needs_setup(record):
                 todo.append((pub, record))
@@ -263,17 +309,42 @@ class Intake:
                 if filed is None:
                     return
                 record, created = filed
-                self.continue_setup(record, fresh=created)
+                finished = self.continue_setup(record, fresh=created)
             else:
-                self.continue_setup(record, fresh=False)
+                finished = self.continue_setup(record, fresh=False)
         except AutomationError as exc:
             self.failed_feeds.add(pub.feed_url)
             self.report.failure(pub.key, str(exc))
+            return
+        if not finished:
+            self.failed_feeds.add(pub.feed_url)
 
     # -- lookups -------------------------------------------------------------------------------
     def lookup(self, keys: Iterable[str]) -> dict[str, TrackerRecord]:
         """Tracker records by key: one ``$batch`` round trip per 20 keys."""
         return self.app.tracker.lookup_by_keys(keys)
+
+    def lookup_each(
+        self, publications: Sequence[Publication]
+    ) -> tuple[dict[str, TrackerRecord], set[str]]:
+        """Records by key, and the keys whose lookup failed (one round trip per 20 keys).
+
+        A lookup still throttled or failing after the retry budget fails only the
+        publications of its round trip: they are reported, their feed's validators are kept
+        (so the next pass reads them again) and the others go on.
+        """
+        found: dict[str, TrackerRecord] = {}
+        unknown: set[str] = set()
+        for start in range(0, len(publications), LOOKUP_CHUNK):
+            chunk = publications[start : start + LOOKUP_CHUNK]
+            try:
+                found.update(self.lookup([pub.key for pub in chunk]))
+            except GraphError as exc:
+                for pub in chunk:
+                    unknown.add(pub.key)
+                    self.failed_feeds.add(pub.feed_url)
+                    self.report.failure(pub.key, f"not looked up in the tracker: {exc}")
+        return found, unknown
 
     # -- filing ------------------------------------------------------------------------------
     def item_fields(self, pub: Publication) -> dict[str, Any]:
@@ -358,19 +429,44 @@ class Intake:
             return record.setup in ("", SetupState.FILED)
         return False
 
-    def continue_setup(self, record: TrackerRecord, *, fresh: bool) -> None:
-        """Carry the item's setup forward from wherever it stopped."""
+    def continue_setup(self, record: TrackerRecord, *, fresh: bool) -> bool:
+        """Carry the item's setup forward from wherever it stopped.
+
+        Returns:
+            False when the setup was left for a later pass (another instance holds the
+            item's lease: it is recorded with :meth:`RunReport.later`), True otherwise.
+        """
         if not self.needs_setup(record):
-            return
+            return True
         if self.dry_run:
             self.report.action(record.key, f"complete the setup of {record.marker}")
-            return
-        if not fresh and not claim(self.app, record):
-            return
+            return True
+        if not fresh and not claim(self.app, record, fields=self.decision_fields(record)):
+            self.report.later(record.key, f"setup of {record.marker}: another instance holds it")
+            return False
         if record.response_required == Decision.YES.value:
             self.setup_response(record, fresh=fresh)
         else:
             self.setup_triage(record, fresh=fresh)
+        return True
+
+    def decision_fields(self, record: TrackerRecord) -> dict[str, Any] | None:
+        """ "Decided Yes by ..." for an item a person turned into a response, else None.
+
+        Written with the claim (one write), so the person stays the item's last editor
+        until their decision is recorded, even if this pass dies right after.
+        """
+        if record.response_required != Decision.YES.value or record.setup not in (
+            SetupState.TRIAGE,
+            SetupState.NONE,
+        ):
+            return None
+        # TODO(versions): take the decider from the item's version history (a `versions`
+        # read on the tracker port) when the adapter has it, not from the last editor.
+        reason = decision_note(
+            record.triage_reason, Decision.YES, by=editor_name(record.modified_by), on=self.today
+        )
+        return None if reason == record.triage_reason else {"TriageReason": reason}
 
     def planned(self, record: TrackerRecord) -> list[PlannedStage]:
         """Due dates of the stages for this item."""
@@ -397,6 +493,8 @@ class Intake:
         planned = self.planned(record)
         tasks = self.ensure_tasks(record, planned, fresh=fresh)
         details = self.detail_requests(record, planned, tasks, draft_url=draft_url)
+        # A person decided Yes on a triage item: its triage task is done.
+        complete_recorded_task(self.app, record, TRIAGE_STAGE.key)
         final: dict[str, Any] = {
             "DraftUrl": draft_url,
             "S55DraftItemId": draft_id,
