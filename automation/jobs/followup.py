@@ -293,6 +293,9 @@ class FollowUp:
         # make the service the item's last editor, and a crash right after it would lose
         # who approved (the approver is read from the item's last editor).
         elif not claim(self.app, record, fields=fields):
+            self.report.later(
+                record.key, f"circulation of {record.marker}: another instance has it"
+            )
             return
         if fields:
             record.approved_by = str(fields.get("ApprovedBy", record.approved_by))
