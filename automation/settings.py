@@ -11,6 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -62,6 +63,25 @@ class SharePointSettings(_Section):
     site_id: str = ""
     tracker_list: str = "Section 55 Tracker"
     drafts_folder: str = "Section 55 Responses"
+    # The site's regional time zone (Site settings > Regional settings) as an IANA name:
+    # date-only columns are written as midnight there, so SharePoint shows the right day.
+    site_time_zone: str = "Europe/London"
+
+    @field_validator("site_time_zone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{name}' is not an IANA time zone name (e.g. Europe/London)"
+            ) from None
+        return name
+
+    @property
+    def site_zone(self) -> ZoneInfo:
+        """The site's time zone (date-only columns are midnight there)."""
+        return ZoneInfo(self.site_time_zone)
 
 
 class PlannerSettings(_Section):

@@ -82,6 +82,16 @@ def test_no_ends_reminders_completes_triage_and_says_who(sandbox: Sandbox, tmp_p
     assert graph_writes(sandbox) == []
 
 
+def test_the_decider_is_read_from_the_version_history(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A later write by the service (here a lease) does not make it the decider."""
+    app, record = _triage_item(sandbox, tmp_path)
+    officer = user_email("policy_officer")
+    edit_item(sandbox, app, record.item_id, officer, {"ResponseRequired": "No"})
+    app.tracker.patch(record.item_id, {"S55Lease": ""})
+    assert run_pass(app, today=FILED_ON).failures == []
+    assert "Decided No by Priya Shah on 8 August 2023" in _one(app).triage_reason
+
+
 def test_status_not_required_on_a_triage_item_is_a_no(sandbox: Sandbox, tmp_path: Path) -> None:
     app, record = _triage_item(sandbox, tmp_path)
     edit_item(

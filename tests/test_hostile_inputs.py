@@ -36,6 +36,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from automation import cli
 from automation.app import App
 from automation.documents import check_template, render_draft
+from automation.domain.publications import HMICFRS_HOSTS as DEFAULT_REPORT_HOSTS
 from automation.domain.record import TrackerRecord
 from automation.drafts import build_draft
 from automation.errors import FeedError, SettingsError, TemplateError
@@ -47,7 +48,6 @@ from automation.jobs.provision import provision
 from automation.jobs.report import RunReport
 from automation.mailrender import CIRCULATION_TEMPLATES, MailRenderer, sample_context
 from automation.passes import run_pass
-from automation.reports import DEFAULT_REPORT_HOSTS
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox

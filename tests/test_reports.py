@@ -16,7 +16,8 @@ import trustme
 
 import automation
 from automation.domain import Publication, normalise_key
-from automation.reports import DEFAULT_REPORT_HOSTS, enrich, parse_report_page
+from automation.domain.publications import HMICFRS_HOSTS as DEFAULT_REPORT_HOSTS
+from automation.reports import enrich, parse_report_page
 from tests.loopback import LoopbackServer, Route, serving
 
 SAMPLE_PAGE = Path(automation.__file__).parent / "demo_data" / "sample_report_page.html"

@@ -18,13 +18,9 @@ Exit code 0 when every step succeeded, 1 when a step reported failures (they are
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import logging
 import os
-import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -36,14 +32,24 @@ from urllib.parse import quote, urlsplit
 
 from automation import logsetup
 from automation.app import App, build_app
+from automation.cli.demo_files import (
+    first_recipient,
+    mail_label,
+    plan_markdown,
+    plural,
+    prepare_output,
+    safe_file,
+    safe_name,
+    tracker_csv,
+)
 from automation.cli.sandbox_config import write_config
-from automation.domain.calendar import london_date, long_date
+from automation.cli.status import render_table
+from automation.domain.calendar import long_date
 from automation.domain.record import TrackerRecord
 from automation.domain.text import one_line
 from automation.errors import AutomationError
 from automation.exitcodes import ExitCode
-from automation.graph.sharepoint import from_sp_date
-from automation.graph.tracker_list import COLUMNS, record_from_item
+from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import TRIAGE_BUCKET, provision
 from automation.jobs.report import RunReport
 from automation.passes import run_pass
@@ -64,7 +70,6 @@ SEED_LINK = (
     "counter-terrorism-joint-inspection-national-security-division/"
 )
 ACTING_USER = "X-Sandbox-Acting-User"
-MARKER_FILE = ".automation-demo"
 
 INTAKE_DAY = dt.date(2023, 8, 8)
 EARLY_REMINDER_DAYS = (dt.date(2023, 8, 9), dt.date(2023, 8, 23))
@@ -76,84 +81,7 @@ TITLE_WIDTH = 44
 DRAFT_WIDTH = 34
 
 
-# -- text helpers -------------------------------------------------------------------------------
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain-text table: a header line, a rule, one line per row."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 draft``, ``3 drafts``."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of ``text`` (letters, digits, ``.``, ``@``, ``_`` and ``-``)."""
-    cleaned = re.sub(r"[^A-Za-z0-9.@_-]+", "_", text).strip("._")
-    return cleaned[:80] or "unnamed"
-
-
-def mail_label(entry: dict[str, Any]) -> str:
-    """What a delivered message is: a circulation group, ``digest`` or ``mail``."""
-    key = str(entry.get("key") or "")
-    if "circulation" in key:
-        return key.rsplit("-", 1)[-1]
-    if "digest" in key:
-        return "digest"
-    return "mail"
-
-
-def first_recipient(entry: dict[str, Any]) -> str:
-    """The first To (else Cc, Bcc) address of a delivered message."""
-    for header in ("to", "cc", "bcc"):
-        addresses = entry.get(header) or []
-        if addresses:
-            return str(addresses[0])
-    return "nobody"
-
-
-def column_value(column: dict[str, Any], fields: dict[str, Any]) -> str:
-    """A tracker value as a person reads it: dates as London dates, Yes/No for booleans."""
-    value = fields.get(column["name"])
-    if "boolean" in column:
-        return "Yes" if value else "No"
-    if value is None or value == "":
-        return ""
-    if "dateTime" in column:
-        if column["dateTime"].get("format") == "dateOnly":
-            try:
-                return from_sp_date(str(value)).isoformat()
-            except ValueError:
-                return str(value)
-        return str(value)
-    if "number" in column:
-        try:
-            return str(int(float(value)))
-        except (TypeError, ValueError):
-            return str(value)
-    return str(value)
-
-
-def tracker_csv(items: Sequence[dict[str, Any]]) -> str:
-    """Every item, every column (human column names), ``Item`` (S55-n) first."""
-    columns: list[dict[str, Any]] = [{"name": "Title", "displayName": "Title"}, *COLUMNS]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Item", *(str(c["displayName"]) for c in columns)])
-    for item in items:
-        record = record_from_item(item)
-        fields = item.get("fields") or {}
-        writer.writerow([record.marker, *(column_value(c, fields) for c in columns)])
-    return buffer.getvalue()
-
-
+# -- logging for the demo (its files are written by `demo_files`) ------------------------------
 @contextmanager
 def demo_logging(level: str) -> Iterator[None]:
     """Service logging (stderr, text) for the demo; the caller's logging comes back after."""
@@ -176,25 +104,6 @@ def demo_logging(level: str) -> Iterator[None]:
         root.setLevel(saved_level)
         for name, value in saved_levels.items():
             logging.getLogger(name).setLevel(value)
-
-
-def prepare_output(output: Path) -> str | None:
-    """Empty ``output`` for a new run; a reason when it is not the demo's to wipe."""
-    if output.exists() and not output.is_dir():
-        return f"{output} exists and is not a directory"
-    if output.is_dir() and any(output.iterdir()) and not (output / MARKER_FILE).is_file():
-        return (
-            f"{output} is not empty and was not written by `automation demo`; "
-            "choose another --output directory"
-        )
-    if output.is_dir():
-        shutil.rmtree(output)
-    output.mkdir(parents=True)
-    (output / MARKER_FILE).write_text(
-        "Written by `automation demo`; the next demo run empties this directory.\n",
-        encoding="utf-8",
-    )
-    return None
 
 
 # -- the demo -----------------------------------------------------------------------------------
@@ -425,8 +334,7 @@ class Demo:
 
     def say_status(self, item_id: str) -> None:
         """One line: the item's status and office-use checklist."""
-        ws = self.app.resolve()
-        record = record_from_item(self.app.sharepoint.get_item(ws.site_id, ws.list_id, item_id))
+        (record,) = self.app.tracker.get_many([item_id])
         ticks = [
             name
             for name, done in (
@@ -487,40 +395,12 @@ class Demo:
         ws = self.app.resolve()
         buckets = {str(b["id"]): str(b["name"]) for b in self.app.planner.list_buckets(ws.plan_id)}
         wanted = [*(s.bucket for s in self.settings.stages), TRIAGE_BUCKET]
-        names = list(dict.fromkeys([*wanted, *sorted(buckets.values())]))
-        by_bucket: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-        for task in self.app.planner.list_tasks(ws.plan_id):
-            bucket = buckets.get(str(task.get("bucketId")), "(no bucket)")
-            by_bucket.setdefault(bucket, []).append(task)
-        lines = ["# Section 55 plan", ""]
-        for bucket, tasks in by_bucket.items():
-            lines += [f"## {bucket}", ""]
-            if not tasks:
-                lines += ["_No tasks._", ""]
-                continue
-            for task in sorted(tasks, key=lambda t: str(t.get("title", ""))):
-                assignees = ", ".join(
-                    self.person(uid) for uid in sorted(task.get("assignments") or {})
-                )
-                due = london_date(str(task.get("dueDateTime") or ""))
-                checklist = int(task.get("checklistItemCount") or 0)
-                lines.append(f"- **{task.get('title', '')}**")
-                lines.append(f"  - assigned to: {assignees or 'nobody'}")
-                lines.append(f"  - due: {long_date(due) if due else 'no due date'}")
-                lines.append(f"  - {int(task.get('percentComplete') or 0)}% complete")
-                lines.append(f"  - checklist: {plural(checklist, 'item')}")
-            lines.append("")
-        return "\n".join(lines)
+        tasks = self.app.planner.list_tasks(ws.plan_id)
+        return plan_markdown(wanted, buckets, tasks, person=self.person)
 
     def write_summary(self) -> None:
         """summary.txt: everything printed."""
         (self.output / "summary.txt").write_text("\n".join(self.transcript) + "\n", "utf-8")
-
-
-def safe_file(name: str) -> str:
-    """A library file name made safe for the local file system (spaces kept)."""
-    cleaned = re.sub(r"[\\/:*?\"<>|\x00-\x1f]+", "_", name).strip(" .")
-    return cleaned or "draft.docx"
 
 
 def brief_error(text: str) -> str:

@@ -29,15 +29,17 @@ from typing import Any
 from automation.domain.calendar import london_date, long_date, utc_stamp
 from automation.domain.record import TrackerRecord
 from automation.domain.relevance import Decision
-from automation.domain.workflow import CIRCULATION_DONE, Status, decision_note, declined
+from automation.domain.workflow import CIRCULATION_DONE, Status, declined
 from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
+from automation.graph.tracker_list import ItemVersion
 from automation.jobs.intake import (
     TRIAGE_STAGE,
     Intake,
     complete_recorded_task,
-    editor_name,
+    decision_reason,
     recorded_task_id,
+    version_setting,
 )
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
@@ -91,6 +93,16 @@ def _person(identity: dict[str, Any]) -> str:
     if name and email:
         return f"{name} <{email}>"
     return name or email
+
+
+def approving_version(versions: Sequence[ItemVersion]) -> ItemVersion | None:
+    """The version in which Status last became Approved, from a history newest first.
+
+    That is the oldest version of the unbroken run of "Approved" versions at the top of the
+    history (the version before it had another status, or there is none). None when the
+    newest version does not say Approved (it changed since the item was read).
+    """
+    return version_setting(versions, "Status", {Status.APPROVED.value})
 
 
 class FollowUp:
@@ -217,10 +229,7 @@ class FollowUp:
             return
         approval = None
         if record.status == Status.APPROVED:
-            approval = Approval(
-                by=record.approved_by or _person(record.modified_by),
-                on=record.approved_on or record.modified,
-            )
+            approval = self.tracker_approval(record)
         elif "approval" in tasks and record.status not in CIRCULATION_DONE:
             approval = self.planner_approval(tasks["approval"]["task"])
         if approval is not None and record.status not in CIRCULATION_DONE:
@@ -228,6 +237,23 @@ class FollowUp:
         publish_done = "publish" in tasks or record.published_on_website
         if publish_done and record.status == Status.CIRCULATED:
             self.mark_published(record, via_task="publish" in tasks)
+
+    def tracker_approval(self, record: TrackerRecord) -> Approval:
+        """Who set Status to Approved, and when: ApprovedBy/On, else the version history.
+
+        Not the item's last editor: any later write (a reminder, a lease, another column's
+        edit) makes someone else, often the service itself, the last editor. The history
+        keeps the editor of the write that made the item Approved.
+        """
+        if record.approved_by:
+            return Approval(by=record.approved_by, on=record.approved_on or record.modified)
+        version = approving_version(self.app.tracker.versions(record.item_id, ("Status",)))
+        if version is None:
+            log.warning("%s: no version says Approved; using the last editor", record.key)
+            return Approval(
+                by=_person(record.modified_by), on=record.approved_on or record.modified
+            )
+        return Approval(by=_person(version.modified_by), on=record.approved_on or version.modified)
 
     def planner_approval(self, task: dict[str, Any]) -> Approval:
         """Approval recorded from a completed approval task."""
@@ -248,13 +274,8 @@ class FollowUp:
         write: an item that says Not required is not revisited; reminders stop at the
         Response required = No already).
         """
-        # TODO(versions): take the decider from the item's version history (a `versions`
-        # read on the tracker port) when the adapter has it; the last editor read in this
-        # pass is the service itself if it wrote after the person did.
         fields: dict[str, Any] = {}
-        reason = decision_note(
-            record.triage_reason, Decision.NO, by=editor_name(record.modified_by), on=self.today
-        )
+        reason = decision_reason(self.app, record, Decision.NO, today=self.today)
         if reason != record.triage_reason:
             fields["TriageReason"] = reason
         if record.response_required != Decision.NO.value:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -64,6 +64,7 @@ from automation.graph.planner import (
     checklist_id,
     details_body,
 )
+from automation.graph.tracker_list import ItemVersion
 from automation.jobs.lease import claim, lease_value
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
@@ -141,6 +142,48 @@ def editor_name(identity: dict[str, Any]) -> str:
     if not isinstance(user, dict):
         return ""
     return str(user.get("displayName") or user.get("email") or "").strip()
+
+
+def version_setting(
+    versions: Sequence[ItemVersion], name: str, values: Collection[str]
+) -> ItemVersion | None:
+    """The version in which column ``name`` last took one of ``values`` (history newest first).
+
+    That is the oldest version of the unbroken run at the top of the history whose ``name``
+    is one of ``values``; None when the newest version has another value (the item changed
+    since it was read).
+    """
+    found = None
+    for version in versions:
+        if str(version.fields.get(name) or "") not in values:
+            break
+        found = version
+    return found
+
+
+def decision_reason(
+    app: Services, record: TrackerRecord, decision: Decision, *, today: dt.date
+) -> str:
+    """The item's TriageReason with "Decided <decision> by <who> on <today>" (added once)."""
+    if f"Decided {decision.value}" in record.triage_reason:
+        return record.triage_reason
+    return decision_note(
+        record.triage_reason, decision, by=decided_by(app, record, decision), on=today
+    )
+
+
+def decided_by(app: Services, record: TrackerRecord, decision: Decision) -> str:
+    """Who made the item's Response required decision, from its version history.
+
+    Not the last editor: a later write (a reminder, a lease, another column's edit) makes
+    someone else, often the service, the last editor. A "No" may also have been made by
+    setting Status to Not required. Falls back to the last editor read in this pass.
+    """
+    history = app.tracker.versions(record.item_id, ("ResponseRequired", "Status"))
+    version = version_setting(history, "ResponseRequired", {decision.value})
+    if version is None and decision is Decision.NO:
+        version = version_setting(history, "Status", {Status.NOT_REQUIRED.value})
+    return editor_name(version.modified_by if version else record.modified_by)
 
 
 def recorded_task_id(record: TrackerRecord, key: str) -> str:
@@ -461,11 +504,7 @@ class Intake:
             SetupState.NONE,
         ):
             return None
-        # TODO(versions): take the decider from the item's version history (a `versions`
-        # read on the tracker port) when the adapter has it, not from the last editor.
-        reason = decision_note(
-            record.triage_reason, Decision.YES, by=editor_name(record.modified_by), on=self.today
-        )
+        reason = decision_reason(self.app, record, Decision.YES, today=self.today)
         return None if reason == record.triage_reason else {"TriageReason": reason}
 
     def planned(self, record: TrackerRecord) -> list[PlannedStage]:
