@@ -126,6 +126,26 @@ def test_unfinished_item_is_found_again_after_the_state_directory_is_deleted(
     assert record.setup == "complete"
 
 
+def test_circulation_left_to_a_dead_instance_elsewhere_is_revisited(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, tmp_path / "state")
+    app = App(settings)
+    provision(app)
+    sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
+    assert run_pass(app, today=DAY, reminders=False).failures == []
+    [record] = _records(app)
+    approve_in_tracker(sandbox, app, record)
+    app.tracker.patch(record.item_id, {"S55Lease": _other_hosts_lease(3)})
+    report = run_pass(App(settings), today=DAY, reminders=False)
+    assert any("circulation" in line for line in report.unfinished), report.unfinished
+    _wait_for_expiry(record.item_id, app)
+    assert run_pass(App(settings), today=DAY, reminders=False).failures == []
+    [after] = _records(app)
+    assert after.status == "Circulated"
+    assert after.approved_by.startswith("Sarah Taylor")
+
+
 def test_expired_lease_of_another_machine_is_taken_over() -> None:
     now = dt.datetime.now(dt.UTC)
     past = (now - dt.timedelta(seconds=1)).strftime(UTC_STAMP_FORMAT)
