@@ -81,6 +81,8 @@ class Figures:
     digests: int = 0
     reminders: int = 0
     staff_actions: int = 0
+    decided_no: int = 0
+    decided_yes: int = 0
     violations: int = 0
     seconds: float = 0.0
 
@@ -283,7 +285,7 @@ class Year:
             log=self.logs / f"{day.isoformat()}-killed.log",
         )
         self.figures.runs += 1
-        after = self.rng.randint(1, 8)
+        after = self.rng.randint(1, 3)
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
             if sum(1 for e in self.sandbox.request_log() if e.get("write")) >= after:
@@ -313,6 +315,8 @@ class Year:
             1 for r in records for e in r.reminders.get("sent", []) or [] if "|" in str(e)
         )
         self.figures.staff_actions = self.staff.actions
+        self.figures.decided_no = sum(d == "No" for d in self.staff.decided.values())
+        self.figures.decided_yes = sum(d == "Yes" for d in self.staff.decided.values())
         self.figures.violations = len(self.audit.violations) + len(self.tracebacks)
 
 
