@@ -126,9 +126,8 @@ def test_unfinished_item_is_found_again_after_the_state_directory_is_deleted(
     assert record.setup == "complete"
 
 
-def test_circulation_left_to_a_dead_instance_elsewhere_is_revisited(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def _approved_seed(sandbox: Sandbox, tmp_path: Path) -> tuple[Settings, App, TrackerRecord]:
+    """The seed filed and set up, then approved by the PCC in the tracker."""
     settings = make_settings(sandbox, tmp_path / "state")
     app = App(settings)
     provision(app)
@@ -136,6 +135,13 @@ def test_circulation_left_to_a_dead_instance_elsewhere_is_revisited(
     assert run_pass(app, today=DAY, reminders=False).failures == []
     [record] = _records(app)
     approve_in_tracker(sandbox, app, record)
+    return settings, app, record
+
+
+def test_circulation_left_to_a_dead_instance_elsewhere_is_revisited(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings, app, record = _approved_seed(sandbox, tmp_path)
     app.tracker.patch(record.item_id, {"S55Lease": _other_hosts_lease(3)})
     report = run_pass(App(settings), today=DAY, reminders=False)
     assert any("circulation" in line for line in report.unfinished), report.unfinished
@@ -157,13 +163,7 @@ def test_expired_lease_of_another_machine_is_taken_over() -> None:
 def test_throttled_lookup_fails_its_publications_and_the_pass_goes_on(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    settings = make_settings(sandbox, tmp_path / "state")
-    app = App(settings)
-    provision(app)
-    sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
-    assert run_pass(app, today=DAY, reminders=False).failures == []
-    [record] = _records(app)
-    approve_in_tracker(sandbox, app, record)
+    settings, app, record = _approved_seed(sandbox, tmp_path)
     validators = App(settings).state.section("feeds")
 
     # A new publication, and the key lookups stay throttled past the retry budget (two
