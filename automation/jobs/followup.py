@@ -33,14 +33,13 @@ from automation.domain.workflow import CIRCULATION_DONE, Status, declined
 from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
 from automation.graph.tracker_list import ItemVersion
-from automation.jobs.intake import (
-    TRIAGE_STAGE,
-    Intake,
+from automation.jobs.decisions import (
     complete_recorded_task,
     decision_reason,
     recorded_task_id,
     version_setting,
 )
+from automation.jobs.intake import TRIAGE_STAGE, Intake
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
