@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo bench walkthrough clean
+.PHONY: venv test lint typecheck unit soak demo bench walkthrough clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# A simulated year on the sandbox (minutes; pytest marker `slow`, left out of `make test`).
+soak: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow -p no:randomly tests/soak
 
 demo: $(STAMP)
 	$(BIN)/automation demo
