@@ -115,7 +115,12 @@ class App:
             drive=self.drive,
             planner=self.planner,
         )
-        self.tracker = TrackerList(self.client, self.workspace, self.sharepoint)
+        self.tracker = TrackerList(
+            self.client,
+            self.workspace,
+            self.sharepoint,
+            site_zone=settings.sharepoint.site_zone,
+        )
         # Feeds and report pages are public web pages, not Graph: their own session.
         self.http: requests.Session = outbound_session(verify=settings.verify, proxy=settings.proxy)
 

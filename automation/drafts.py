@@ -16,8 +16,11 @@ from typing import Any
 import docx
 
 from automation.documents import DraftContext, draft_filename, render_draft
+from automation.domain.calendar import london_now
 from automation.domain.deadlines import DeadlineRule, deadline_rule_label
+from automation.domain.publications import findings_from_json
 from automation.domain.record import TrackerRecord
+from automation.domain.relevance import is_fire_publication
 from automation.errors import ItemError
 from automation.settings import Settings
 
@@ -28,12 +31,6 @@ _RENDER_LOCK = threading.Lock()
 def template_path(settings: Settings) -> Path:
     """Where the Word template is."""
     return settings.templates_dir / TEMPLATE_NAME
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(str(item) for item in value if str(item).strip())
 
 
 def _int(value: Any) -> int | None:
@@ -55,21 +52,35 @@ def draft_context(settings: Settings, record: TrackerRecord) -> DraftContext:
         raise ItemError(record.key or record.marker, "ResponseDeadline", "missing or not a date")
     deadline = record.deadline
     rule = DeadlineRule(record.deadline_rule or settings.deadline_rule)
+    title = str(report.get("title") or record.title)
+    link = str(report.get("link") or record.report_url)
+    types = [t for t in record.publication_types.split("; ") if t]
+    # A fire and rescue report gets the fire wording (the Fire and Rescue National
+    # Framework, not Section 55) only in an office that oversees a fire service.
+    fire = bool(settings.fire_and_rescue_service.strip()) and is_fire_publication(
+        title, types, link
+    )
     return DraftContext(
         pcc_area=settings.pcc_area,
         force_name=settings.force_name,
-        title=str(report.get("title") or record.title),
+        office_name=settings.office_label,
+        commissioner=settings.commissioner,
+        fire=fire,
+        inspected=settings.fire_and_rescue_service.strip() if fire else settings.force_name,
+        title=title,
         published_on=published,
         publication_types=record.publication_types,
         police_forces=record.police_forces,
-        report_url=str(report.get("link") or record.report_url),
+        report_url=link,
         deadline=deadline,
         deadline_rule_note=deadline_rule_label(rule),
         key_findings=str(report.get("summary") or ""),
-        recommendations=_strings(report.get("recommendations")),
+        recommendations=findings_from_json(report.get("recommendations")),
         recommendation_count=_int(report.get("recommendation_count")),
-        areas_for_improvement=_strings(report.get("areas_for_improvement")),
+        recommendations_left_out=_int(report.get("recommendations_left_out")) or 0,
+        areas_for_improvement=findings_from_json(report.get("areas_for_improvement")),
         afi_count=_int(report.get("afi_count")),
+        causes_of_concern=findings_from_json(report.get("causes_of_concern")),
     )
 
 
@@ -88,6 +99,10 @@ def _build_draft(settings: Settings, record: TrackerRecord) -> bytes:
     props.identifier = record.key[:255]
     props.title = record.title[:255]
     props.subject = "Section 55 response"
+    # A draft is created now, not when the template was built.
+    now = london_now().replace(tzinfo=None)
+    props.created = props.modified = now
+    props.revision = 1
     out = io.BytesIO()
     document.save(out)
     del document

@@ -20,13 +20,12 @@ from xml.etree.ElementTree import ParseError
 import defusedxml
 import defusedxml.ElementTree
 import feedparser
-import requests
 
 from automation.domain.calendar import london_date
 from automation.domain.forces import NOT_APPLICABLE, force_for_label, is_not_applicable
 from automation.domain.publications import Publication, clean_text, normalise_key, strip_markup
 from automation.errors import FeedError
-from automation.webfetch import BodyTooLarge, WebFetchError, bounded_get, read_bounded
+from automation.webfetch import BodyTooLarge, WebFetchError, WebSession, bounded_get, read_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class FeedResult:
 
 
 def fetch_feed(
-    session: requests.Session,
+    session: WebSession,
     url: str,
     *,
     cache: FeedCache | None,

@@ -11,6 +11,8 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -37,10 +39,40 @@ ENV_PREFIX = "AUTOMATION_"
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _PROXY = re.compile(r"^https?://(?:[^@/\s]+@)?[^@/:\s]+(?::\d{1,5})?/?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# The plan id in the path of a Planner link: .../PlanViews/<id> (tasks.office.com) or
+# .../plan/<id>/... (planner.cloud.microsoft).
+_PLAN_IN_PATH = re.compile(r"/(?:planviews|plan)/([A-Za-z0-9_-]+)", re.IGNORECASE)
+
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""The Word and email templates shipped in the package: the default ``templates_dir``.
+
+An office that edits them copies this folder (e.g. to ``/etc/s55-automation/templates``) and
+points ``templates_dir`` at the copy; the copy is then used whole, never mixed with this one.
+"""
 
 
-def _project_templates() -> Path:
-    return Path(__file__).resolve().parents[1] / "templates"
+def plan_id_from(value: str) -> str:
+    """The Planner plan id in ``value``: the id itself, or a "Copy link to plan" URL.
+
+    Raises:
+        ValueError: a URL in which no plan id can be found.
+    """
+    value = value.strip()
+    if not value.lower().startswith(("https://", "http://")):
+        return value
+    parts = urlsplit(value)
+    # Old Planner puts the query in the fragment (#/plantaskboard?groupId=...&planId=...).
+    for query in (parts.query, parts.fragment.partition("?")[2]):
+        found = {key.lower(): ids for key, ids in parse_qs(query).items()}.get("planid")
+        if found and found[0].strip():
+            return found[0].strip()
+    match = _PLAN_IN_PATH.search(parts.path) or _PLAN_IN_PATH.search(parts.fragment)
+    if match:
+        return match.group(1)
+    raise ValueError(
+        f"'{value}' is a link without a plan id: in Planner use the plan's ... menu > "
+        "Copy link to plan (the link holds planId=...), or give the id itself"
+    )
 
 
 class _Section(BaseModel):
@@ -62,13 +94,40 @@ class SharePointSettings(_Section):
     site_id: str = ""
     tracker_list: str = "Section 55 Tracker"
     drafts_folder: str = "Section 55 Responses"
+    # The site's regional time zone (Site settings > Regional settings) as an IANA name:
+    # date-only columns are written as midnight there, so SharePoint shows the right day.
+    site_time_zone: str = "Europe/London"
+
+    @field_validator("site_time_zone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{name}' is not an IANA time zone name (e.g. Europe/London)"
+            ) from None
+        return name
+
+    @property
+    def site_zone(self) -> ZoneInfo:
+        """The site's time zone (date-only columns are midnight there)."""
+        return ZoneInfo(self.site_time_zone)
 
 
 class PlannerSettings(_Section):
     """The Planner plan (of the team's Microsoft 365 group)."""
 
+    # The plan's id, or its "Copy link to plan" URL (reduced to the id).
     plan_id: str = ""
+    # For the reader only: the Microsoft 365 group that owns the plan. The service finds
+    # everything through plan_id and never reads this.
     group_id: str = ""
+
+    @field_validator("plan_id")
+    @classmethod
+    def _plan_id(cls, value: str) -> str:
+        return plan_id_from(value)
 
 
 class RecipientsSettings(_Section):
@@ -199,7 +258,8 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=16)
 
     state_dir: Path = Path(".automation-state")
-    templates_dir: Path = Field(default_factory=_project_templates)
+    # Default: the templates shipped in the package; an office's edited copy goes elsewhere.
+    templates_dir: Path = PACKAGED_TEMPLATES
 
     feed_urls: list[str] = Field(default_factory=lambda: [DEFAULT_FEED])
     feed_max_bytes: int = Field(default=5_000_000, ge=1000)
@@ -210,6 +270,11 @@ class Settings(BaseSettings):
     force_name: str = Field(default="Norfolk Constabulary", min_length=1)
     force_aliases: list[str] = Field(default_factory=lambda: ["Norfolk"])
     pcc_area: str = Field(default="Norfolk", min_length=1)
+    # A Police, Fire and Crime Commissioner's office names its fire and rescue service here;
+    # its inspection reports then need a response (not under Section 55).
+    fire_and_rescue_service: str = ""
+    # The header of the Word draft; "" gives "Office of the <pcc_area> <commissioner>".
+    office_name: str = ""
 
     sharepoint: SharePointSettings = Field(default_factory=SharePointSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
@@ -289,6 +354,18 @@ class Settings(BaseSettings):
     def timeout(self) -> tuple[float, float]:
         """(connect, read) timeouts for HTTP calls."""
         return (self.http_connect_timeout, self.http_read_timeout)
+
+    @property
+    def commissioner(self) -> str:
+        """The office holder's title: a PFCC when a fire and rescue service is configured."""
+        if self.fire_and_rescue_service.strip():
+            return "Police, Fire and Crime Commissioner"
+        return "Police and Crime Commissioner"
+
+    @property
+    def office_label(self) -> str:
+        """The office's name as the draft's header shows it."""
+        return self.office_name.strip() or f"Office of the {self.pcc_area} {self.commissioner}"
 
     def stage_assignee(self, stage: StageSettings) -> str:
         """The UPN a stage's task is assigned to."""

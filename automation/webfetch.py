@@ -10,11 +10,46 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, Protocol
 
 import requests
 import urllib3.exceptions
 
 _CHUNK = 16 * 1024
+
+
+class WebResponse(Protocol):
+    """The parts of a streamed answer the readers use (a ``requests.Response`` has them)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def is_redirect(self) -> bool: ...
+    def iter_content(self, chunk_size: int | None = ...) -> Iterator[bytes]: ...
+    def __enter__(self) -> WebResponse: ...
+    def __exit__(self, *args: Any) -> None: ...
+
+
+class WebSession(Protocol):
+    """What the public-web readers need of a session: one streamed ``GET``.
+
+    ``requests.Session`` is one; tests hand in an in-memory one that serves given pages.
+    """
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        timeout: tuple[float, float],
+        verify: str | bool,
+        stream: bool,
+        allow_redirects: bool,
+    ) -> WebResponse: ...
 
 
 class WebFetchError(Exception):
@@ -33,14 +68,14 @@ class BodyTooLarge(WebFetchError):
 
 @contextmanager
 def bounded_get(
-    session: requests.Session,
+    session: WebSession,
     url: str,
     *,
     headers: Mapping[str, str],
     timeout: tuple[float, float],
     verify: str | bool,
     allow_redirects: bool = True,
-) -> Iterator[requests.Response]:
+) -> Iterator[WebResponse]:
     """A streamed ``GET``; `requests` errors (also while reading the body) become `WebFetchError`.
 
     Read the body with `read_bounded` inside the ``with`` block.
@@ -59,7 +94,7 @@ def bounded_get(
         raise WebFetchError(failure_reason(exc, timeout)) from exc
 
 
-def read_bounded(response: requests.Response, max_bytes: int) -> bytes:
+def read_bounded(response: WebResponse, max_bytes: int) -> bytes:
     """The (decoded) body, refusing more than ``max_bytes`` even when it arrives compressed.
 
     Raises:

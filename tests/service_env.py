@@ -21,11 +21,6 @@ def make_settings(sandbox: Sandbox, state_dir: Path, **overrides: Any) -> Settin
     path = state_dir.parent / f"{state_dir.name}.toml"
     path.write_text(config_text(sandbox.info(), state_dir=state_dir), encoding="utf-8")
     overrides.setdefault("fetch_report_pages", False)
-    # The sandbox files a sent message in Sent Items at once unless a test switches the lag
-    # on: then no confirmation window is needed, and a crash between recording a send as
-    # pending and sending it is healed by the next pass, not ten minutes later. Tests that
-    # switch the lag on set their own window.
-    overrides.setdefault("mail", {"confirm_minutes": 0})
     return load_settings(path, **overrides)
 
 

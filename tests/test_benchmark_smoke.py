@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/run.py: its scenarios run at tiny sizes, so the script cannot rot.
+"""Smoke test of the benchmarks: the scenarios run at tiny sizes, so the script cannot rot.
 
 The full benchmark (``make bench``) is never run here.
 """
@@ -14,7 +14,8 @@ import pytest
 
 from automation.graph.client import BatchRequest, GraphResponse, MockTransport, SentRequest
 from automation.sandbox.server import Sandbox
-from benchmarks import run as bench
+from benchmarks import processes, scenarios
+from benchmarks import table as tables
 
 
 class _Tokens:
@@ -26,7 +27,7 @@ class _Tokens:
 
 
 def test_filing_and_idle_cycle_figures(sandbox: Sandbox, tmp_path: Path) -> None:
-    result = bench.filing_cost(sandbox, tmp_path, latency_ms=0, count=3)
+    result = scenarios.filing_cost(sandbox, tmp_path, latency_ms=0, count=3)
     assert result.filing.round_trips > 0
     assert result.filing.requests == result.filing.graph_http  # client and sandbox agree
     assert result.filing.writes == result.filing.log_writes > 0
@@ -37,7 +38,7 @@ def test_filing_and_idle_cycle_figures(sandbox: Sandbox, tmp_path: Path) -> None
     assert result.idle.log_writes == 0
     assert 0 < result.idle.requests == result.idle.graph_http
     assert result.idle.feed_gets == 1
-    rendered = bench.table(bench.filing_rows(result))
+    rendered = tables.table(tables.filing_rows(result))
     assert "Graph round trips per new publication" in rendered
     assert f"| {per_pub:.2f} |" in rendered
 
@@ -45,8 +46,8 @@ def test_filing_and_idle_cycle_figures(sandbox: Sandbox, tmp_path: Path) -> None
 def test_backfill_ours_and_sequential_baseline_do_the_same_work(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    ours = bench.backfill_time(sandbox, tmp_path, latency_ms=0, count=3)
-    baseline = bench.backfill_time(sandbox, tmp_path, latency_ms=0, count=3, sequential=True)
+    ours = scenarios.backfill_time(sandbox, tmp_path, latency_ms=0, count=3)
+    baseline = scenarios.backfill_time(sandbox, tmp_path, latency_ms=0, count=3, sequential=True)
     assert ours.traffic.seconds > 0
     assert baseline.traffic.seconds > 0
     assert baseline.concurrency == 1
@@ -56,7 +57,7 @@ def test_backfill_ours_and_sequential_baseline_do_the_same_work(
     assert baseline.traffic.writes == ours.traffic.writes > 0
     assert baseline.traffic.graph_http == baseline.traffic.operations
     assert ours.traffic.graph_http < baseline.traffic.graph_http
-    assert "x" in bench.table(bench.backfill_rows(ours, baseline))
+    assert "x" in tables.table(tables.backfill_rows(ours, baseline))
 
 
 def test_sequential_client_honours_depends_on_and_returns_errors() -> None:
@@ -70,7 +71,7 @@ def test_sequential_client_honours_depends_on_and_returns_errors() -> None:
             return GraphResponse(status=404, headers={}, body=body, url=request.url)
         return GraphResponse(status=200, headers={}, body=b'{"ok": true}', url=request.url)
 
-    client = bench.SequentialGraphClient(
+    client = scenarios.SequentialGraphClient(
         base_url="https://graph.test/v1.0", tokens=_Tokens(), transport=MockTransport(answer)
     )
     answers = client.batch(
@@ -94,20 +95,20 @@ def test_sequential_client_honours_depends_on_and_returns_errors() -> None:
 
 
 def test_draft_rendering_figure(sandbox: Sandbox, tmp_path: Path) -> None:
-    settings = bench.bench_settings(sandbox, tmp_path / "drafts")
-    record = bench.seed_record(settings)
+    settings = scenarios.bench_settings(sandbox, tmp_path / "drafts")
+    record = scenarios.seed_record(settings)
     assert record.deadline is not None
     assert record.deadline.isoformat() == "2023-09-13"
-    times = bench.draft_render_ms(settings, repeats=2)
+    times = scenarios.draft_render_ms(settings, repeats=2)
     assert len(times) == 2
     assert all(ms > 0 for ms in times)
 
 
 def test_peak_rss_sampler_sees_a_child_allocation(tmp_path: Path) -> None:
-    children = bench.Children()
+    children = processes.Children()
     code = "import time; block = bytearray(60_000_000); print('done'); time.sleep(0.3)"
     try:
-        result = bench.measure_peak_rss(
+        result = processes.measure_peak_rss(
             children, [sys.executable, "-c", code], output=tmp_path / "out", timeout=30
         )
     finally:
@@ -121,9 +122,9 @@ def test_peak_rss_sampler_sees_a_child_allocation(tmp_path: Path) -> None:
 
 
 def test_peak_rss_sampler_terminates_a_service(tmp_path: Path) -> None:
-    children = bench.Children()
+    children = processes.Children()
     try:
-        result = bench.measure_peak_rss(
+        result = processes.measure_peak_rss(
             children,
             [sys.executable, "-c", "import time; time.sleep(30)"],
             output=tmp_path / "out",
@@ -138,5 +139,5 @@ def test_peak_rss_sampler_terminates_a_service(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("met", "shown"), [(True, "yes"), (False, "NOT MET"), (None, "—")])
 def test_table_marks_targets(met: bool | None, shown: str) -> None:
-    row = bench.Row(figure="f", latency="100 ms", value="7", target="<= 6", met=met)
-    assert bench.table([row]).splitlines()[-1] == f"| f | 100 ms | 7 | <= 6 | {shown} |"
+    row = tables.Row(figure="f", latency="100 ms", value="7", target="<= 6", met=met)
+    assert tables.table([row]).splitlines()[-1] == f"| f | 100 ms | 7 | <= 6 | {shown} |"

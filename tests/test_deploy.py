@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -14,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from automation.cli import build_parser
 from automation.settings import Settings, load_settings
@@ -23,7 +27,10 @@ DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 CONTAINERFILE = DEPLOY / "container" / "Containerfile"
 IGNOREFILE = DEPLOY / "container" / "Containerfile.dockerignore"
+CONSTRAINTS = DEPLOY / "container" / "constraints.txt"
 CRONJOB = DEPLOY / "kubernetes" / "cronjob.yaml"
+SECRET_EXAMPLE = DEPLOY / "kubernetes" / "secret.example.yaml"
+FREEZE_TOOL = ROOT / "tools" / "freeze_constraints.py"
 README = DEPLOY / "README.md"
 
 EXEC = "/opt/s55-automation/.venv/bin/automation"
@@ -37,6 +44,7 @@ COVERAGE = {
     "systemd/*.timer": "test_timer / test_systemd_analyze_verify",
     "container/Containerfile": "test_containerfile_*",
     "container/Containerfile.dockerignore": "test_ignore_file_*",
+    "container/constraints.txt": "test_constraints_*",
     "kubernetes/*.yaml": "test_kubernetes_*",
     "README.md": "test_readme_names_every_file",
 }
@@ -133,7 +141,9 @@ def test_service_units(path: Path) -> None:
     assert one(unit, "Service", "User") == "s55"
     assert one(unit, "Service", "NoNewPrivileges") == "true"
     assert one(unit, "Service", "ProtectSystem") == "strict"
-    assert one(unit, "Service", "ReadWritePaths") == STATE
+    # StateDirectory= makes the state directory writable (and owned by User=) by itself.
+    assert one(unit, "Service", "StateDirectory") == "s55-automation"
+    assert "ReadWritePaths" not in unit["Service"], "redundant next to StateDirectory="
     assert one(unit, "Service", "PrivateTmp") == "true"
     assert one(unit, "Service", "WorkingDirectory") == STATE
     # "-": a missing environment file is not an error (certificate deployments need none).
@@ -142,12 +152,33 @@ def test_service_units(path: Path) -> None:
     assert int(one(unit, "Service", "TimeoutStopSec")) >= 300
 
 
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
+def test_service_units_have_the_hardening_extras(path: Path) -> None:
+    service = parse_unit(path)["Service"]
+    assert "@system-service" in service["SystemCallFilter"]
+    assert one({"Service": service}, "Service", "SystemCallErrorNumber") == "EPERM"
+    assert service["ProtectProc"] == ["invisible"]
+    assert service["ProcSubset"] == ["pid"]
+    assert service["PrivateUsers"] == ["yes"]
+    assert service["RemoveIPC"] == ["yes"]
+
+
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
+def test_no_unit_counts_a_failed_pass_as_success(path: Path) -> None:
+    # Exit 1 (items failed) and 2 (settings or credential error, e.g. an expired secret)
+    # must show as a failed unit, where an administrator looks.
+    statuses = " ".join(parse_unit(path)["Service"].get("SuccessExitStatus", [])).split()
+    assert not {"1", "2"} & set(statuses), f"SuccessExitStatus={statuses}"
+
+
 def test_long_running_service_unit() -> None:
     unit = parse_unit(SYSTEMD / "s55-automation.service")
     assert one(unit, "Service", "Type") == "simple"
     assert shlex.split(one(unit, "Service", "ExecStart"))[1] == "run"
     assert one(unit, "Service", "Restart") == "on-failure"
     assert one(unit, "Install", "WantedBy") == "multi-user.target"
+    # A configuration or credential error is not cured by restarting every 30 seconds.
+    assert "2" in one(unit, "Service", "RestartPreventExitStatus").split()
 
 
 def test_timer() -> None:
@@ -205,6 +236,29 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     assert not ours, "\n".join(ours)
 
 
+def exposure(path: Path) -> float:
+    """The overall exposure ``systemd-analyze security --offline`` gives a unit (0-10)."""
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout[-2000:] + result.stderr[-2000:]
+    return float(found.group(1))
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze absent")
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
+def test_systemd_security_exposure_stays_low(path: Path, tmp_path: Path) -> None:
+    # 3.2 before the hardening extras, 1.3 with them; a lost line pushes it back up.
+    copy = tmp_path / path.name
+    copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert exposure(copy) <= 1.5
+
+
 # -- container ---------------------------------------------------------------------------------
 
 
@@ -237,7 +291,9 @@ def test_containerfile_base_user_and_entrypoint() -> None:
     steps = instructions(CONTAINERFILE)
     assert steps[0][0] == "FROM"
     bases = [args.split()[0] for word, args in steps if word == "FROM"]
-    assert all(base == "python:3.11-slim" for base in bases), bases
+    # Pinned to an exact Python release (a digest may be added), the same in both stages.
+    assert len(set(bases)) == 1, bases
+    assert re.fullmatch(r"python:3\.1[1-9]\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", bases[0])
     final = final_stage(steps)
     users = [args for word, args in final if word == "USER"]
     assert users, "the image must not run as root: no USER in the final stage"
@@ -256,10 +312,71 @@ def test_containerfile_has_no_secrets_and_real_settings() -> None:
             for name in env_names(args):
                 upper = name.upper()
                 assert not any(s in upper for s in ("SECRET", "PASSWORD", "TOKEN", "PASSPHRASE"))
-                if upper.startswith("AUTOMATION_"):
-                    assert setting_exists(upper), f"{name} is not a setting"
+                # A setting in the image's environment silently wins over the settings file.
+                assert not upper.startswith("AUTOMATION_"), f"{name} set in the image"
         if word in {"COPY", "ADD"}:
             assert not any(s in args for s in (".pem", ".key", ".env", "automation.toml"))
+
+
+def test_containerfile_installs_with_the_constraints() -> None:
+    runs = [args for word, args in instructions(CONTAINERFILE) if word == "RUN"]
+    installs = [args for args in runs if "pip install" in args]
+    assert installs, "no pip install in the Containerfile"
+    for args in installs:
+        words = shlex.split(args.replace("&&", " "))
+        assert "--constraint" in words
+        assert words[words.index("--constraint") + 1] == "constraints.txt"
+    copies = [shlex.split(args) for word, args in instructions(CONTAINERFILE) if word == "COPY"]
+    assert ["deploy/container/constraints.txt", "./constraints.txt"] in copies
+
+
+def constraint_pins() -> dict[str, str]:
+    """Canonical name -> pinned version, from deploy/container/constraints.txt."""
+    pins: dict[str, str] = {}
+    for number, raw in enumerate(CONSTRAINTS.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep, f"constraints.txt:{number}: not name==version"
+        assert version, f"constraints.txt:{number}: no version"
+        assert ";" not in line, f"constraints.txt:{number}: a marker (pins are for Linux only)"
+        key = canonicalize_name(name)
+        assert key not in pins, f"constraints.txt:{number}: {name} pinned twice"
+        pins[key] = version
+    return pins
+
+
+def test_constraints_pin_every_dependency_in_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = constraint_pins()
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        key = canonicalize_name(requirement.name)
+        assert key in pins, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pins[key], prereleases=True), (
+            f"{requirement.name}=={pins[key]} does not satisfy {requirement.specifier}"
+        )
+
+
+def _freeze_tool() -> Any:
+    spec = importlib.util.spec_from_file_location("freeze_constraints", FREEZE_TOOL)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_constraints_cover_the_whole_runtime_closure() -> None:
+    # Every distribution the installed service needs (dependencies of dependencies too) is
+    # pinned; a new one after an upgrade means: regenerate with tools/freeze_constraints.py.
+    tool = _freeze_tool()
+    needed = set(tool.runtime_pins())
+    missing = sorted(needed - set(constraint_pins()))
+    assert not missing, f"not pinned: {missing}; regenerate (see {FREEZE_TOOL.name})"
+    # The file is the tool's output (header included), so it is regenerated, never hand-edited.
+    assert CONSTRAINTS.read_text(encoding="utf-8").startswith(tool.HEADER)
 
 
 def copy_sources() -> list[str]:
@@ -272,7 +389,9 @@ def copy_sources() -> list[str]:
 
 def test_containerfile_copies_what_exists() -> None:
     sources = copy_sources()
-    assert {"pyproject.toml", "automation", "templates"} <= set(sources)
+    assert {"pyproject.toml", "automation"} <= set(sources)
+    # The templates are package data (automation/templates), installed with the package.
+    assert "templates" not in sources
     missing = [source for source in sources if not (ROOT / source).exists()]
     assert not missing, f"COPY sources missing from the repository root: {missing}"
 
@@ -296,12 +415,45 @@ def test_ignore_file_is_an_allow_list_covering_every_copy() -> None:
 def kube_documents() -> dict[str, dict[str, Any]]:
     documents = [doc for doc in yaml.safe_load_all(CRONJOB.read_text("utf-8")) if doc]
     kinds = [doc["kind"] for doc in documents]
-    assert sorted(kinds) == ["ConfigMap", "CronJob", "Secret"]
-    return {doc["kind"]: doc for doc in documents}
+    # No Secret here: applying this file again must never overwrite the real credential.
+    assert sorted(kinds) == ["ConfigMap", "CronJob"]
+    [secret] = [doc for doc in yaml.safe_load_all(SECRET_EXAMPLE.read_text("utf-8")) if doc]
+    assert secret["kind"] == "Secret"
+    return {**{doc["kind"]: doc for doc in documents}, "Secret": secret}
 
 
 def test_kubernetes_files_are_all_checked() -> None:
-    assert [path.name for path in matching("kubernetes/*.yaml")] == [CRONJOB.name]
+    names = [path.name for path in matching("kubernetes/*.yaml")]
+    assert names == sorted([CRONJOB.name, SECRET_EXAMPLE.name])
+
+
+def test_kubernetes_secret_lives_only_in_the_example_file() -> None:
+    text = CRONJOB.read_text(encoding="utf-8")
+    assert "kind: Secret" not in text
+    assert SECRET_EXAMPLE.name in text, "the CronJob file should say where the Secret comes from"
+    assert "EXAMPLE" in SECRET_EXAMPLE.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_kubernetes_cronjob_runs_in_london_time() -> None:
+    assert kube_documents()["CronJob"]["spec"]["timeZone"] == "Europe/London"
+
+
+def test_kubernetes_configmap_office_values_are_marked_placeholders() -> None:
+    text = kube_documents()["ConfigMap"]["data"]["automation.toml"]
+    assert "Norfolk" not in text, "a real force in the example would be kept by mistake"
+    data = tomllib.loads(text)
+    office = [
+        data["force_name"],
+        data["pcc_area"],
+        data["mailbox"],
+        data["sharepoint"]["hostname"],
+        data["sharepoint"]["site_path"],
+        data["planner"]["plan_id"],
+        *data["people"].values(),
+        *(address for group in data["recipients"].values() for address in group),
+    ]
+    unmarked = [value for value in office if "REPLACE" not in value]
+    assert not unmarked, f"ConfigMap values not marked REPLACE: {unmarked}"
 
 
 def test_kubernetes_cronjob_schedule_and_limits() -> None:

@@ -16,9 +16,9 @@ from automation.app import App
 from automation.cli.doctor import GRAPH_CHECKS, PROBE_NAME, PROBE_SUBJECT, run_doctor
 from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered, deny_mailbox
-from automation.sandbox.seed import APP_ROLES
+from automation.sandbox.seed import APP_ROLES, OTHER_SITE_PATH
 from automation.sandbox.server import Sandbox
-from automation.settings import Settings
+from automation.settings import PACKAGED_TEMPLATES, Settings
 from tests import feeds
 from tests.service_env import make_settings
 
@@ -68,7 +68,7 @@ def _checks(lines: list[str]) -> list[str]:
     return [line[5:].split(":", 1)[0] for line in lines if not line.startswith(" ")]
 
 
-def _set_roles(sandbox: Sandbox, roles: list[str]) -> None:
+def set_app_roles(sandbox: Sandbox, roles: list[str]) -> None:
     session = requests.Session()
     session.trust_env = False
     answer = session.put(
@@ -161,7 +161,7 @@ def test_revoked_mailbox_fails_with_hint(
 def test_removed_mail_roles_fail_the_mailbox_check(
     sandbox: Sandbox, provisioned: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _set_roles(sandbox, [r for r in APP_ROLES if r not in ("Mail.Send", "Mail.ReadWrite")])
+    set_app_roles(sandbox, [r for r in APP_ROLES if r not in ("Mail.Send", "Mail.ReadWrite")])
     code, lines = _doctor(provisioned, capsys)
     assert code == 1
     failed = _line(lines, "FAIL", "mailbox")
@@ -173,7 +173,7 @@ def test_removed_mail_roles_fail_the_mailbox_check(
 def test_removed_user_role_fails_the_users_check(
     sandbox: Sandbox, provisioned: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _set_roles(sandbox, [r for r in APP_ROLES if r != "User.ReadBasic.All"])
+    set_app_roles(sandbox, [r for r in APP_ROLES if r != "User.ReadBasic.All"])
     code, lines = _doctor(provisioned, capsys)
     assert code == 1
     failed = _line(lines, "FAIL", "users")
@@ -230,7 +230,7 @@ def test_unknown_template_placeholder_is_named(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "templates", templates)
+    shutil.copytree(PACKAGED_TEMPLATES, templates)
     word = templates / "section55_response.docx"
     document = docx.Document(str(word))
     document.add_paragraph().add_run("Lead officer: {{ lead_oficer }}")
@@ -251,7 +251,7 @@ def test_broken_email_template_and_unreachable_feed(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "templates", templates)
+    shutil.copytree(PACKAGED_TEMPLATES, templates)
     subject = templates / "email" / "circulation_panel.subject.j2"
     subject.write_text("Section 55: {{ titel }}", encoding="utf-8")
     settings = make_settings(sandbox, tmp_path / "state", templates_dir=templates)
@@ -298,3 +298,31 @@ def test_command_line_exit_code(sandbox: Sandbox, provisioned: Settings, tmp_pat
     )
     assert done.returncode == 1
     assert "FAIL mailbox: " in done.stdout
+
+
+def test_site_without_a_grant_names_the_grant_to_make(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Sites.Selected only: the OPCC site is granted (seed), the intranet site is not.
+    set_app_roles(
+        sandbox, [r for r in APP_ROLES if not r.startswith("Sites.") or r == "Sites.Selected"]
+    )
+    settings = make_settings(
+        sandbox, tmp_path / "state", sharepoint={"site_id": "", "site_path": OTHER_SITE_PATH}
+    )
+    code, lines = _doctor(settings, capsys)
+    assert code == 1
+    failed = _line(lines, "FAIL", "site")
+    assert f"{OTHER_SITE_PATH}: the app has no access to this site (accessDenied)" in failed
+    fix = _fix_after(lines, failed)
+    assert "POST https://graph.microsoft.com/v1.0/sites/{site-id}/permissions" in fix
+    assert '"roles": ["write"]' in fix
+    assert f'"id": "{settings.client_id}"' in fix
+    assert f"GET /sites/{settings.sharepoint.hostname}:{OTHER_SITE_PATH}?$select=id" in fix
+    assert "skipped (no site)" in _line(lines, "SKIP", "tracker list")
+    # The granted site is reached with the same roles.
+    granted = make_settings(sandbox, tmp_path / "granted")
+    code, lines = _doctor(granted, capsys)
+    site = _line(lines, "OK", "site")
+    assert "date-only columns written as midnight Europe/London" in site
+    assert "sharepoint.site_time_zone" in site

@@ -17,7 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automation.documents import (
+    AFI_PROMPT,
+    AFI_RESPONSE_PROMPT,
+    CC_COMMENTS_PROMPT,
     KNOWN_PLACEHOLDERS,
+    RECOMMENDATION_RESPONSE_PROMPT,
+    RECOMMENDATIONS_PROMPT,
     DraftContext,
     check_template,
     draft_filename,
@@ -25,10 +30,12 @@ from automation.documents import (
     render_draft,
     template_placeholders,
 )
+from automation.domain.publications import Finding
 from automation.errors import TemplateError
+from automation.settings import PACKAGED_TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "templates" / "section55_response.docx"
+TEMPLATE = PACKAGED_TEMPLATES / "section55_response.docx"
 BUILDER = ROOT / "tools" / "make_template.py"
 
 SEED_TITLE = (
@@ -41,6 +48,12 @@ SEED_URL = (
 )
 RULE_NOTE = "the last day of the 56-day period beginning with the day of publication"
 
+
+def _f(*texts: str) -> tuple[Finding, ...]:
+    """Findings the report does not number (numbered by position in the draft)."""
+    return tuple(Finding(number="", text=text) for text in texts)
+
+
 SEED = DraftContext(
     pcc_area="Norfolk",
     force_name="Norfolk Constabulary",
@@ -52,7 +65,7 @@ SEED = DraftContext(
     deadline=date(2023, 9, 13),
     deadline_rule_note=RULE_NOTE,
     key_findings="The arrangements are broadly effective.",
-    recommendations=(
+    recommendations=_f(
         "Chief constables should review their processes.",
         "The Home Office should publish guidance.",
     ),
@@ -69,11 +82,13 @@ LABELS = (
     "Link to Report:",
     "Section 55 Response Deadline:",
 )
+# Issue 12 (C2): the "\u2610" glyphs became Word check boxes, which python-docx's paragraph
+# text does not include: the line text follows the box after one space.
 CHECKLIST = (
-    "\u2610 Forwarded to HMICFRS Section 55 Responses and submitted onto the HMICFRS portal",
-    "\u2610 Forwarded to Chief Constable",
-    "\u2610 Forwarded to Police and Crime Panel",
-    "\u2610 Published on OPCC website",
+    " Forwarded to HMICFRS Section 55 Responses and submitted onto the HMICFRS portal",
+    " Forwarded to Chief Constable",
+    " Forwarded to Police and Crime Panel",
+    " Published on OPCC website",
 )
 RESPONSE_HEADING = "PCC response to report and any Recommendations/Areas for Improvement"
 
@@ -124,29 +139,44 @@ def _bad_template(tmp_path: Path, *lines: str) -> Path:
 # --- the seed case ---------------------------------------------------------------------------
 
 
+TITLE_LINE = (
+    "Norfolk Police and Crime Commissioner's response to inspections of Norfolk Constabulary "
+    "published by His Majesty's Inspectorate of Constabulary and Fire & Rescue Services "
+    "(HMICFRS)"
+)
+
+
 def test_seed_renders_every_part_in_order() -> None:
     texts = _texts(_render())
 
-    assert texts[0] == "Norfolk Police and Crime Commissioner's response to HMICFRS report"
-    assert texts[1] == "Norfolk Constabulary"
-    assert texts[2].startswith("Section 55 of the Police Act 1996 requires")
-    assert "56 days" in texts[2]
-    assert texts[3:] == [
+    # Issue 12 changed the title (B2/C3: the office's title line, no subtitle), the statutory
+    # sentence (C4: one sentence citing the 2017 amendment), the link (B3: the report's
+    # title), the deadline (B5: no legal note), the key findings (B4: quoted and attributed),
+    # a response prompt under each recommendation, the Chief Constable's comments section.
+    assert texts[0] == TITLE_LINE
+    assert texts[1].startswith("Section 55 of the Police Act 1996")
+    assert "(as amended by section 37 of the Policing and Crime Act 2017)" in texts[1]
+    assert "56 days" in texts[1]
+    assert texts[2:] == [
         f"Inspection Title: {SEED_TITLE}",
         "Published on: 20 July 2023",
         "Publication Types: Counter-terrorism and joint inspection",
         "Police Forces: N/A",
-        f"Link to Report: {SEED_URL}",
-        f"Section 55 Response Deadline: 13 September 2023 ({RULE_NOTE})",
+        f"Link to Report: {SEED_TITLE}",
+        "Section 55 Response Deadline: 13 September 2023",
         "Key Findings",
-        "The arrangements are broadly effective.",
+        "HMICFRS summarised its findings as: \u201cThe arrangements are broadly effective.\u201d",
         "Recommendations",
         "Recommendation 1: Chief constables should review their processes.",
+        RECOMMENDATION_RESPONSE_PROMPT,
         "Recommendation 2: The Home Office should publish guidance.",
+        RECOMMENDATION_RESPONSE_PROMPT,
         "Areas for Improvement",
         "There are no areas for improvement made.",
+        "Chief Constable's comments",
+        CC_COMMENTS_PROMPT,
         RESPONSE_HEADING,
-        texts[-6],  # the placeholder for the PCC's response, checked below
+        texts[-6],  # the prompt for the PCC's response, checked below
         "For Office Use Only",
         *CHECKLIST,
     ]
@@ -180,11 +210,10 @@ def test_labels_are_bold_runs_and_values_are_not() -> None:
 def test_headings_use_word_heading_styles() -> None:
     document = _render()
     styles = {p.text: p.style.name for p in document.paragraphs}
-    assert styles["Norfolk Police and Crime Commissioner's response to HMICFRS report"] == (
-        "Heading 1"
-    )
+    assert styles[TITLE_LINE] == "Heading 1"
     for heading in (
         "Key Findings",
+        "Chief Constable's comments",
         "Recommendations",
         "Areas for Improvement",
         RESPONSE_HEADING,
@@ -198,23 +227,33 @@ def test_headings_use_word_heading_styles() -> None:
 # --- recommendations, areas for improvement, key findings ------------------------------------
 
 
+# Issue 12: a response prompt under each item, and a bracketed prompt (not "To be completed
+# from the report.") when the items could not be read.
 @pytest.mark.parametrize(
     ("recommendations", "count", "expected"),
     [
-        ((), None, ["To be completed from the report."]),
+        ((), None, [RECOMMENDATIONS_PROMPT]),
         ((), 0, ["There are no recommendations made."]),
-        ((), 13, ["The report makes 13 recommendations; see the report."]),
-        ((), 1, ["The report makes 1 recommendation; see the report."]),
+        ((), 13, ["The report makes 13 recommendations; see the report.", RECOMMENDATIONS_PROMPT]),
+        ((), 1, ["The report makes 1 recommendation; see the report.", RECOMMENDATIONS_PROMPT]),
         (
             ("First.", "Second.", "Third."),
             None,
-            ["Recommendation 1: First.", "Recommendation 2: Second.", "Recommendation 3: Third."],
+            [
+                "Recommendation 1: First.",
+                RECOMMENDATION_RESPONSE_PROMPT,
+                "Recommendation 2: Second.",
+                RECOMMENDATION_RESPONSE_PROMPT,
+                "Recommendation 3: Third.",
+                RECOMMENDATION_RESPONSE_PROMPT,
+            ],
         ),
         (
             ("First.",),
             4,
             [
                 "Recommendation 1: First.",
+                RECOMMENDATION_RESPONSE_PROMPT,
                 "The report makes 4 recommendations; only 1 is listed above. "
                 "See the report for the rest.",
             ],
@@ -224,7 +263,7 @@ def test_headings_use_word_heading_styles() -> None:
 def test_recommendations_section(
     recommendations: tuple[str, ...], count: int | None, expected: list[str]
 ) -> None:
-    ctx = replace(SEED, recommendations=recommendations, recommendation_count=count)
+    ctx = replace(SEED, recommendations=_f(*recommendations), recommendation_count=count)
     assert _section(_render(ctx), "Recommendations") == expected
 
 
@@ -232,14 +271,20 @@ def test_recommendations_section(
     ("afis", "count", "expected"),
     [
         ((), 0, ["There are no areas for improvement made."]),
-        ((), None, ["To be completed from the report."]),
-        ((), 2, ["The report identifies 2 areas for improvement; see the report."]),
+        ((), None, [AFI_PROMPT]),
+        (
+            (),
+            2,
+            ["The report identifies 2 areas for improvement; see the report.", AFI_PROMPT],
+        ),
         (
             ("Improve vetting.", "Improve training."),
             2,
             [
                 "Area for Improvement 1: Improve vetting.",
+                AFI_RESPONSE_PROMPT,
                 "Area for Improvement 2: Improve training.",
+                AFI_RESPONSE_PROMPT,
             ],
         ),
     ],
@@ -247,7 +292,7 @@ def test_recommendations_section(
 def test_areas_for_improvement_section(
     afis: tuple[str, ...], count: int | None, expected: list[str]
 ) -> None:
-    ctx = replace(SEED, areas_for_improvement=afis, afi_count=count)
+    ctx = replace(SEED, areas_for_improvement=_f(*afis), afi_count=count)
     document = _render(ctx)
     assert _section(document, "Areas for Improvement") == expected
     if afis:
@@ -264,7 +309,9 @@ def test_missing_key_findings_get_a_placeholder_for_staff() -> None:
 
 def test_multi_line_values_become_line_breaks() -> None:
     ctx = replace(SEED, key_findings="First finding.\r\nSecond finding.")
-    assert _section(_render(ctx), "Key Findings") == ["First finding.\nSecond finding."]
+    assert _section(_render(ctx), "Key Findings") == [  # quoted since issue 12 (B4)
+        "HMICFRS summarised its findings as: \u201cFirst finding.\nSecond finding.\u201d"
+    ]
 
 
 def test_empty_deadline_note_leaves_no_brackets() -> None:
@@ -295,16 +342,25 @@ def test_markup_and_template_syntax_in_values_appear_literally(value: str) -> No
         title=value,
         police_forces=value,
         key_findings=value,
-        recommendations=(value,),
+        recommendations=_f(value),
         recommendation_count=1,
-        areas_for_improvement=(value,),
+        areas_for_improvement=_f(value),
     )
     document = _render(ctx)
     assert _paragraph(document, "Inspection Title:").text == f"Inspection Title: {value}"
     assert _paragraph(document, "Police Forces:").text == f"Police Forces: {value}"
-    assert _section(document, "Key Findings") == [value]
-    assert _section(document, "Recommendations") == [f"Recommendation 1: {value}"]
-    assert _section(document, "Areas for Improvement") == [f"Area for Improvement 1: {value}"]
+    # Issue 12: key findings quoted (B4), a response prompt under each item.
+    assert _section(document, "Key Findings") == [
+        f"HMICFRS summarised its findings as: \u201c{value}\u201d"
+    ]
+    assert _section(document, "Recommendations") == [
+        f"Recommendation 1: {value}",
+        RECOMMENDATION_RESPONSE_PROMPT,
+    ]
+    assert _section(document, "Areas for Improvement") == [
+        f"Area for Improvement 1: {value}",
+        AFI_RESPONSE_PROMPT,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -313,8 +369,8 @@ def test_markup_and_template_syntax_in_values_appear_literally(value: str) -> No
         ("title", replace(SEED, title="Bad\x00ti\x07tle\x1b")),
         ("pcc_area", replace(SEED, pcc_area="Nor\x0bfolk")),
         ("key_findings", replace(SEED, key_findings="Find\x0cings\ufffe")),
-        ("recommendations[2]", replace(SEED, recommendations=("ok", "bad\x01one"))),
-        ("areas_for_improvement[1]", replace(SEED, areas_for_improvement=("x\x7fy",))),
+        ("recommendations[2]", replace(SEED, recommendations=_f("ok", "bad\x01one"))),
+        ("areas_for_improvement[1]", replace(SEED, areas_for_improvement=_f("x\x7fy"))),
         ("publication_types", replace(SEED, publication_types="lone\ud800surrogate\uffff")),
     ],
 )
@@ -457,6 +513,8 @@ def test_real_template_passes_the_check() -> None:
 def test_real_template_uses_only_known_placeholders() -> None:
     found = template_placeholders(TEMPLATE)
     assert found <= KNOWN_PLACEHOLDERS
+    # Issue 12: the link is the report's title as a hyperlink (report_link, not the bare
+    # report_url, B3) and the deadline has no legal note (deadline_rule_note, B5).
     assert {
         "pcc_area",
         "force_name",
@@ -464,9 +522,8 @@ def test_real_template_uses_only_known_placeholders() -> None:
         "published_on",
         "publication_types",
         "police_forces",
-        "report_url",
+        "report_link",
         "deadline",
-        "deadline_rule_note",
         "key_findings",
         "recommendations",
         "areas_for_improvement",
@@ -591,14 +648,14 @@ def test_draft_filename_is_always_safe(title: str, day: date) -> None:
             )
         }
     ),
-    recommendations=st.lists(st.text(max_size=100), max_size=3).map(tuple),
-    afis=st.lists(st.text(max_size=100), max_size=3).map(tuple),
+    recommendations=st.lists(st.text(max_size=100), max_size=3).map(lambda t: _f(*t)),
+    afis=st.lists(st.text(max_size=100), max_size=3).map(lambda t: _f(*t)),
     counts=st.tuples(st.none() | st.integers(0, 50), st.none() | st.integers(0, 50)),
 )
 def test_any_unicode_renders_a_document_python_docx_opens(
     texts: dict[str, str],
-    recommendations: tuple[str, ...],
-    afis: tuple[str, ...],
+    recommendations: tuple[Finding, ...],
+    afis: tuple[Finding, ...],
     counts: tuple[int | None, int | None],
 ) -> None:
     ctx = replace(

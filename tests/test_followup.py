@@ -19,6 +19,7 @@ from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
+from automation.settings import MailSettings
 from tests import feeds
 from tests.service_env import SimulatedCrash, app_for, graph_writes, make_settings
 from tests.tenant_edits import as_user
@@ -139,6 +140,9 @@ def test_crash_after_send_before_record_sends_once(
     sandbox: Sandbox, filed: Any, tmp_path: Path
 ) -> None:
     settings, record = filed
+    # Restarts within seconds on a mailbox without Sent Items lag: no confirmation window,
+    # or a crash between recording a send as pending and making it would hold it 10 minutes.
+    settings = settings.model_copy(update={"mail": MailSettings(confirm_minutes=0)})
     app = App(settings)
     approve_in_tracker(sandbox, app, record)
     crash_points = 0
@@ -196,3 +200,82 @@ def test_no_mail_to_addresses_outside_config(sandbox: Sandbox, filed: Any) -> No
     used = {a.casefold() for entry in delivered(sandbox.tenant) for a in entry["to"] + entry["cc"]}
     assert used
     assert used <= allowed, used - allowed
+
+
+def _service_writes_after_approval(app: App, record: TrackerRecord) -> None:
+    # A write of the service's own between the PCC's edit and follow-up (a lease, a
+    # reminders record): the item's last editor is now the app, not the PCC.
+    app.tracker.patch(record.item_id, {"S55Lease": "2023-09-01T08:00:00Z other-instance"})
+    app.tracker.patch(record.item_id, {"S55Lease": ""})
+
+
+def test_approver_comes_from_the_version_history_not_the_last_editor(
+    sandbox: Sandbox, filed: Any
+) -> None:
+    settings, record = filed
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record)
+    _service_writes_after_approval(app, record)
+    [before] = _records(app)
+    assert "user" not in before.modified_by  # the app wrote last
+    report = run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False)
+    assert report.failures == []
+    [after] = _records(app)
+    assert after.status == "Circulated"
+    assert after.approved_by.startswith("Sarah Taylor")
+    # When: the PCC's write, not the service's later ones.
+    ws = app.resolve()
+    versions = app.client.get_json(
+        f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/versions",
+        params={"$expand": "fields($select=Status)"},
+    )["value"]
+    by_pcc = [v for v in versions if (v["lastModifiedBy"].get("user") or {}).get("displayName")]
+    assert after.approved_on == by_pcc[-1]["lastModifiedDateTime"]
+
+
+def test_approver_is_who_last_made_it_approved_after_a_status_change_back(
+    sandbox: Sandbox, filed: Any
+) -> None:
+    settings, record = filed
+    app = App(settings)
+    ws = app.resolve()
+    path = f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields"
+    # Someone else approved first, then it went back to drafting; the PCC approved last;
+    # then another person edited a different column.
+    as_user(sandbox, "PATCH", path, user_email("chief_executive"), json={"Status": "Approved"})
+    as_user(sandbox, "PATCH", path, user_email("chief_executive"), json={"Status": "Drafting"})
+    approve_in_tracker(sandbox, app, record)
+    as_user(sandbox, "PATCH", path, user_email("policy_officer"), json={"TriageReason": "noted"})
+    _service_writes_after_approval(app, record)
+    assert run_pass(App(settings), today=dt.date(2023, 9, 1), reminders=False).failures == []
+    [after] = _records(app)
+    assert after.status == "Circulated"
+    assert after.approved_by.startswith("Sarah Taylor")
+
+
+def test_approving_version_rule() -> None:
+    from automation.graph.tracker_list import ItemVersion
+    from automation.jobs.followup import approving_version
+
+    def version(n: int, status: str, who: str) -> ItemVersion:
+        return ItemVersion(
+            version_id=f"{n}.0",
+            modified_by={"user": {"displayName": who}},
+            modified=f"2023-09-0{n}T10:00:00Z",
+            fields={"Status": status},
+        )
+
+    history = [  # newest first
+        version(5, "Approved", "App"),
+        version(4, "Approved", "PCC"),
+        version(3, "Drafting", "Officer"),
+        version(2, "Approved", "Deputy"),
+        version(1, "Not started", "App"),
+    ]
+    found = approving_version(history)
+    assert found is not None
+    assert found.version_id == "4.0"
+    assert approving_version(history[2:]) is None
+    only = approving_version([version(1, "Approved", "PCC")])
+    assert only is not None
+    assert only.version_id == "1.0"

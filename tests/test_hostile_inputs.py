@@ -36,6 +36,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from automation import cli
 from automation.app import App
 from automation.documents import check_template, render_draft
+from automation.domain.publications import HMICFRS_HOSTS as DEFAULT_REPORT_HOSTS
 from automation.domain.record import TrackerRecord
 from automation.drafts import build_draft
 from automation.errors import FeedError, SettingsError, TemplateError
@@ -47,11 +48,10 @@ from automation.jobs.provision import provision
 from automation.jobs.report import RunReport
 from automation.mailrender import CIRCULATION_TEMPLATES, MailRenderer, sample_context
 from automation.passes import run_pass
-from automation.reports import DEFAULT_REPORT_HOSTS
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.settings import Settings, load_settings
+from automation.settings import PACKAGED_TEMPLATES, Settings, load_settings
 from tests import feeds
 from tests.bomb_server import gzip_bomb_server
 from tests.service_env import make_settings
@@ -61,7 +61,7 @@ AS_OF = dt.date(2023, 8, 5)
 HMICFRS = "https://hmicfrs.justiceinspectorates.gov.uk"
 PUB_DATE = "Tue, 01 Aug 2023 10:00:00 +0000"
 OURS = ("Inspection", "Norfolk Constabulary")
-PROJECT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+PROJECT_TEMPLATES = PACKAGED_TEMPLATES
 BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 

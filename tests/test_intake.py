@@ -72,7 +72,7 @@ def test_seed_case_files_item_draft_and_tasks(sandbox: Sandbox, settings: Any) -
         "Published on: 20 July 2023",
         "Publication Types: Counter-terrorism and joint inspection",
         "Police Forces: N/A",
-        f"Link to Report: {feeds.SEED.link}",
+        f"Link to Report: {feeds.SEED_TITLE}",  # the title as a hyperlink (issue 12, B3)
         "Section 55 Response Deadline: 13 September 2023",
     ]
     positions = []

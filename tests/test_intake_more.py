@@ -21,7 +21,7 @@ from tests.service_env import graph_writes, make_settings
 from tests.tenant_edits import as_user
 from tests.test_followup import approve_in_tracker
 
-PAGE = Path(__file__).resolve().parents[1] / "automation" / "demo_data" / "sample_report_page.html"
+PAGE = Path(__file__).resolve().parent / "fixtures" / "illustrative_landing_page.html"
 
 
 def _records(app: App) -> list[TrackerRecord]:

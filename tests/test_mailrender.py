@@ -12,8 +12,9 @@ import pytest
 
 from automation.errors import TemplateError
 from automation.mailrender import TEMPLATE_NAMES, MailRenderer, RenderedMail, sample_context
+from automation.settings import PACKAGED_TEMPLATES
 
-EMAIL_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+EMAIL_DIR = PACKAGED_TEMPLATES / "email"
 CIRCULATION = (
     "circulation_chief_constable",
     "circulation_panel",

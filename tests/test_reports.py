@@ -16,10 +16,13 @@ import trustme
 
 import automation
 from automation.domain import Publication, normalise_key
-from automation.reports import DEFAULT_REPORT_HOSTS, enrich, parse_report_page
+from automation.domain.publications import HMICFRS_HOSTS as DEFAULT_REPORT_HOSTS
+from automation.reports import enrich, parse_report_page
+from tests.fixtures.report_pdf import build_report_pdf
 from tests.loopback import LoopbackServer, Route, serving
 
-SAMPLE_PAGE = Path(automation.__file__).parent / "demo_data" / "sample_report_page.html"
+SAMPLE_PAGE = Path(__file__).resolve().parent / "fixtures" / "illustrative_landing_page.html"
+DEMO = Path(automation.__file__).parent / "demo_data"
 SEED_URL = (
     "https://hmicfrs.justiceinspectorates.gov.uk/publications/"
     "counter-terrorism-joint-inspection-national-security-division/"
@@ -307,3 +310,117 @@ def test_untrusted_certificate_degrades(server: LoopbackServer, session: request
     pub = feed_pub(server.url("/publications/seed/"))
     # verify=True with no CA for the loopback certificate: TLS fails, the feed values stand.
     assert enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=True) == pub
+
+
+# --- following the landing page to the full report (issue 12) --------------------------------
+
+SLUG = "counter-terrorism-joint-inspection-national-security-division"
+LANDING = DEMO / "sample_report_page.html"
+FULL_HTML = DEMO / "sample_report_html.html"
+
+
+def _landing(server: LoopbackServer, *, html_link: bool = True, pdf_url: str = "") -> bytes:
+    """The seed landing page with its links pointing at the loopback server."""
+    page = LANDING.read_text(encoding="utf-8")
+    page = page.replace(
+        f"https://assets-hmicfrs.justiceinspectorates.gov.uk/uploads/{SLUG}.pdf",
+        pdf_url or server.url(f"/uploads/{SLUG}.pdf"),
+    )
+    if not html_link:
+        page = page.replace(f'href="/publication-html/{SLUG}/"', 'href="/elsewhere/"')
+    return page.encode("utf-8")
+
+
+def _pub(link: str) -> Publication:
+    return Publication(
+        key=normalise_key(link),
+        title="Counter Terrorism Joint Inspection",
+        link=link,
+        published_on=date(2023, 7, 20),
+    )
+
+
+def test_enrich_follows_the_landing_page_to_the_html_report(
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=_landing(server))
+    server.routes[f"/publication-html/{SLUG}/"] = Route(
+        content_type=HTML, body=FULL_HTML.read_bytes()
+    )
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == [f"/publications/{SLUG}/", f"/publication-html/{SLUG}/"]
+    assert [f.number for f in enriched.recommendations] == ["19", "20", "21"]
+    assert enriched.recommendation_count == 21
+    assert enriched.recommendations_left_out == 18
+
+
+def test_enrich_reads_the_pdf_when_there_is_no_html_version(
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(
+        content_type=HTML, body=_landing(server, html_link=False)
+    )
+    server.routes[f"/uploads/{SLUG}.pdf"] = Route(
+        content_type="application/pdf", body=build_report_pdf()
+    )
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == [f"/publications/{SLUG}/", f"/uploads/{SLUG}.pdf"]
+    assert [f.number for f in enriched.recommendations] == ["1", "2"]
+    assert enriched.recommendations_left_out == 2
+    assert enriched.recommendation_count == 21  # the landing page's count wins
+
+
+def test_enrich_tries_the_pdf_after_a_missing_html_version(
+    server: LoopbackServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=_landing(server))
+    server.routes[f"/publication-html/{SLUG}/"] = Route(status=404, content_type=HTML)
+    server.routes[f"/uploads/{SLUG}.pdf"] = Route(
+        content_type="application/pdf", body=build_report_pdf()
+    )
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    with caplog.at_level(logging.INFO, logger="automation.reports"):
+        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert [f.number for f in enriched.recommendations] == ["1", "2"]
+    assert "full report for" in caplog.text
+    assert "HTTP 404" in caplog.text
+
+
+def test_a_pdf_off_the_allowlist_is_not_read(
+    server: LoopbackServer,
+    session: requests.Session,
+    tls: tuple[ssl.SSLContext, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    landing = _landing(server, html_link=False, pdf_url="https://example.org/uploads/r.pdf")
+    server.routes[f"/publications/{SLUG}/"] = Route(content_type=HTML, body=landing)
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    with caplog.at_level(logging.INFO, logger="automation.reports"):
+        enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert server.seen == [f"/publications/{SLUG}/"]
+    assert enriched.recommendations == ()
+    assert enriched.recommendation_count == 21
+    assert "host example.org is not in the allowed report hosts" in caplog.text
+
+
+def test_an_unreadable_pdf_leaves_the_landing_page_values(
+    server: LoopbackServer, session: requests.Session, tls: tuple[ssl.SSLContext, str]
+) -> None:
+    server.routes[f"/publications/{SLUG}/"] = Route(
+        content_type=HTML, body=_landing(server, html_link=False)
+    )
+    server.routes[f"/uploads/{SLUG}.pdf"] = Route(content_type="application/pdf", body=b"%PDF-")
+    pub = _pub(server.url(f"/publications/{SLUG}/"))
+    enriched = enrich(pub, session, allowed_hosts=["127.0.0.1"], verify=tls[1])
+    assert enriched == dataclasses.replace(
+        pub,
+        types=("Counter-terrorism and joint inspection",),
+        forces=("N/A",),
+        report_pdf_url=server.url(f"/uploads/{SLUG}.pdf"),
+        recommendation_count=21,
+    )

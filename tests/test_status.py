@@ -57,9 +57,8 @@ def _records(settings: Settings) -> dict[str, TrackerRecord]:
 
 def _set_status(settings: Settings, title: str, status: str) -> None:
     app = App(settings)
-    ws = app.resolve()
     record = _records(settings)[title]
-    app.sharepoint.update_fields(ws.site_id, ws.list_id, record.item_id, {"Status": status})
+    app.tracker.patch(record.item_id, {"Status": status})
 
 
 def test_json_day_count_and_days_left(filed: Settings, capsys: pytest.CaptureFixture[str]) -> None:

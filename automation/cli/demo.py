@@ -18,36 +18,44 @@ Exit code 0 when every step succeeded, 1 when a step reported failures (they are
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import logging
 import os
-import re
-import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import requests
+
 from automation import logsetup
 from automation.app import App, build_app
+from automation.cli.demo_files import (
+    first_recipient,
+    mail_label,
+    plan_markdown,
+    plural,
+    prepare_output,
+    safe_file,
+    safe_name,
+    tracker_csv,
+)
 from automation.cli.sandbox_config import write_config
-from automation.domain.calendar import london_date, long_date
+from automation.cli.status import render_table
+from automation.domain.calendar import long_date
 from automation.domain.record import TrackerRecord
 from automation.domain.text import one_line
 from automation.errors import AutomationError
 from automation.exitcodes import ExitCode
-from automation.graph.sharepoint import from_sp_date
-from automation.graph.tracker_list import COLUMNS, record_from_item
+from automation.graph.tracker_list import record_from_item
 from automation.jobs.provision import TRIAGE_BUCKET, provision
 from automation.jobs.report import RunReport
 from automation.passes import run_pass
-from automation.reports import parse_report_page
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
@@ -58,13 +66,16 @@ log = logging.getLogger(__name__)
 # The sample data stays in the package (automation/demo_data), one level up from the face.
 DATA_DIR = Path(__file__).resolve().parent.parent / "demo_data"
 FEED_FILE = DATA_DIR / "sample_feed.xml"
-REPORT_PAGE_FILE = DATA_DIR / "sample_report_page.html"
-SEED_LINK = (
-    "https://hmicfrs.justiceinspectorates.gov.uk/publications/"
-    "counter-terrorism-joint-inspection-national-security-division/"
-)
+SEED_SLUG = "counter-terrorism-joint-inspection-national-security-division"
+SEED_LINK = f"https://hmicfrs.justiceinspectorates.gov.uk/publications/{SEED_SLUG}/"
+HMICFRS_SITE = "https://hmicfrs.justiceinspectorates.gov.uk/"
+# The bundled sample pages the demo's stand-in for the HMICFRS site serves, by path.
+SAMPLE_PAGES = {
+    f"/publications/{SEED_SLUG}/": DATA_DIR / "sample_report_page.html",
+    f"/publication-html/{SEED_SLUG}/": DATA_DIR / "sample_report_html.html",
+    "/peel-reports/norfolk-2023/": DATA_DIR / "sample_peel_report.html",
+}
 ACTING_USER = "X-Sandbox-Acting-User"
-MARKER_FILE = ".automation-demo"
 
 INTAKE_DAY = dt.date(2023, 8, 8)
 EARLY_REMINDER_DAYS = (dt.date(2023, 8, 9), dt.date(2023, 8, 23))
@@ -76,84 +87,7 @@ TITLE_WIDTH = 44
 DRAFT_WIDTH = 34
 
 
-# -- text helpers -------------------------------------------------------------------------------
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain-text table: a header line, a rule, one line per row."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 draft``, ``3 drafts``."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of ``text`` (letters, digits, ``.``, ``@``, ``_`` and ``-``)."""
-    cleaned = re.sub(r"[^A-Za-z0-9.@_-]+", "_", text).strip("._")
-    return cleaned[:80] or "unnamed"
-
-
-def mail_label(entry: dict[str, Any]) -> str:
-    """What a delivered message is: a circulation group, ``digest`` or ``mail``."""
-    key = str(entry.get("key") or "")
-    if "circulation" in key:
-        return key.rsplit("-", 1)[-1]
-    if "digest" in key:
-        return "digest"
-    return "mail"
-
-
-def first_recipient(entry: dict[str, Any]) -> str:
-    """The first To (else Cc, Bcc) address of a delivered message."""
-    for header in ("to", "cc", "bcc"):
-        addresses = entry.get(header) or []
-        if addresses:
-            return str(addresses[0])
-    return "nobody"
-
-
-def column_value(column: dict[str, Any], fields: dict[str, Any]) -> str:
-    """A tracker value as a person reads it: dates as London dates, Yes/No for booleans."""
-    value = fields.get(column["name"])
-    if "boolean" in column:
-        return "Yes" if value else "No"
-    if value is None or value == "":
-        return ""
-    if "dateTime" in column:
-        if column["dateTime"].get("format") == "dateOnly":
-            try:
-                return from_sp_date(str(value)).isoformat()
-            except ValueError:
-                return str(value)
-        return str(value)
-    if "number" in column:
-        try:
-            return str(int(float(value)))
-        except (TypeError, ValueError):
-            return str(value)
-    return str(value)
-
-
-def tracker_csv(items: Sequence[dict[str, Any]]) -> str:
-    """Every item, every column (human column names), ``Item`` (S55-n) first."""
-    columns: list[dict[str, Any]] = [{"name": "Title", "displayName": "Title"}, *COLUMNS]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Item", *(str(c["displayName"]) for c in columns)])
-    for item in items:
-        record = record_from_item(item)
-        fields = item.get("fields") or {}
-        writer.writerow([record.marker, *(column_value(c, fields) for c in columns)])
-    return buffer.getvalue()
-
-
+# -- logging for the demo (its files are written by `demo_files`) ------------------------------
 @contextmanager
 def demo_logging(level: str) -> Iterator[None]:
     """Service logging (stderr, text) for the demo; the caller's logging comes back after."""
@@ -176,25 +110,6 @@ def demo_logging(level: str) -> Iterator[None]:
         root.setLevel(saved_level)
         for name, value in saved_levels.items():
             logging.getLogger(name).setLevel(value)
-
-
-def prepare_output(output: Path) -> str | None:
-    """Empty ``output`` for a new run; a reason when it is not the demo's to wipe."""
-    if output.exists() and not output.is_dir():
-        return f"{output} exists and is not a directory"
-    if output.is_dir() and any(output.iterdir()) and not (output / MARKER_FILE).is_file():
-        return (
-            f"{output} is not empty and was not written by `automation demo`; "
-            "choose another --output directory"
-        )
-    if output.is_dir():
-        shutil.rmtree(output)
-    output.mkdir(parents=True)
-    (output / MARKER_FILE).write_text(
-        "Written by `automation demo`; the next demo run empties this directory.\n",
-        encoding="utf-8",
-    )
-    return None
 
 
 # -- the demo -----------------------------------------------------------------------------------
@@ -337,21 +252,19 @@ class Demo:
         return render_table([*headers, "Draft"], rows)
 
     def enrichment_note(self) -> list[str]:
-        """Why the report pages were not read, and what the sample page would have added."""
-        hosts = ", ".join(self.settings.report_hosts) or "none"
-        host = urlsplit(SEED_LINK).hostname or "the HMICFRS site"
+        """What the report pages (the bundled sample pages) added to the seed report."""
         lines = [
-            f"Report pages: not read in the demo (the links point at {host}; "
-            f"the demo reads pages only from {hosts})."
+            "Report pages: read from the bundled sample pages (a stand-in for "
+            f"{urlsplit(HMICFRS_SITE).hostname}; other reports' pages have no findings)."
         ]
-        try:
-            details = parse_report_page(REPORT_PAGE_FILE.read_text(encoding="utf-8"), SEED_LINK)
-        except OSError:
-            return lines
-        if details.recommendation_count is not None:
+        seed = next((r for r in self.records() if r.report_url == SEED_LINK), None)
+        findings = seed.report.get("recommendations") if seed is not None else None
+        if isinstance(findings, list) and findings:
+            numbers = [str(f.get("number", "")) for f in findings if isinstance(f, dict)]
             lines.append(
-                "Read offline, the bundled sample page for the seed report lists "
-                f"{plural(details.recommendation_count, 'recommendation')}."
+                f"The seed report makes {seed.recommendations if seed else '?'} recommendations; "
+                f"recommendations {', '.join(numbers)} (for policing) are in its draft, with "
+                "the report's own numbers and a response prompt under each."
             )
         return lines
 
@@ -425,8 +338,7 @@ class Demo:
 
     def say_status(self, item_id: str) -> None:
         """One line: the item's status and office-use checklist."""
-        ws = self.app.resolve()
-        record = record_from_item(self.app.sharepoint.get_item(ws.site_id, ws.list_id, item_id))
+        (record,) = self.app.tracker.get_many([item_id])
         ticks = [
             name
             for name, done in (
@@ -487,40 +399,12 @@ class Demo:
         ws = self.app.resolve()
         buckets = {str(b["id"]): str(b["name"]) for b in self.app.planner.list_buckets(ws.plan_id)}
         wanted = [*(s.bucket for s in self.settings.stages), TRIAGE_BUCKET]
-        names = list(dict.fromkeys([*wanted, *sorted(buckets.values())]))
-        by_bucket: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-        for task in self.app.planner.list_tasks(ws.plan_id):
-            bucket = buckets.get(str(task.get("bucketId")), "(no bucket)")
-            by_bucket.setdefault(bucket, []).append(task)
-        lines = ["# Section 55 plan", ""]
-        for bucket, tasks in by_bucket.items():
-            lines += [f"## {bucket}", ""]
-            if not tasks:
-                lines += ["_No tasks._", ""]
-                continue
-            for task in sorted(tasks, key=lambda t: str(t.get("title", ""))):
-                assignees = ", ".join(
-                    self.person(uid) for uid in sorted(task.get("assignments") or {})
-                )
-                due = london_date(str(task.get("dueDateTime") or ""))
-                checklist = int(task.get("checklistItemCount") or 0)
-                lines.append(f"- **{task.get('title', '')}**")
-                lines.append(f"  - assigned to: {assignees or 'nobody'}")
-                lines.append(f"  - due: {long_date(due) if due else 'no due date'}")
-                lines.append(f"  - {int(task.get('percentComplete') or 0)}% complete")
-                lines.append(f"  - checklist: {plural(checklist, 'item')}")
-            lines.append("")
-        return "\n".join(lines)
+        tasks = self.app.planner.list_tasks(ws.plan_id)
+        return plan_markdown(wanted, buckets, tasks, person=self.person)
 
     def write_summary(self) -> None:
         """summary.txt: everything printed."""
         (self.output / "summary.txt").write_text("\n".join(self.transcript) + "\n", "utf-8")
-
-
-def safe_file(name: str) -> str:
-    """A library file name made safe for the local file system (spaces kept)."""
-    cleaned = re.sub(r"[\\/:*?\"<>|\x00-\x1f]+", "_", name).strip(" .")
-    return cleaned or "draft.docx"
 
 
 def brief_error(text: str) -> str:
@@ -529,6 +413,39 @@ def brief_error(text: str) -> str:
     if len(lines) <= 1:
         return lines[0] if lines else text
     return f"{lines[0]} ... {lines[-1]}"
+
+
+class SampleSite(requests.adapters.BaseAdapter):
+    """A stand-in for the HMICFRS site: the bundled sample pages, a blank page elsewhere.
+
+    Mounted on the service's web session for the demo only, so the real enrichment code
+    (allowlist, redirects, size caps, parsing) reads the seed report's pages offline.
+    """
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Answer ``request`` from the sample pages (the other arguments do not apply)."""
+        path = urlsplit(request.url or "").path
+        page = SAMPLE_PAGES.get(path)
+        body = page.read_bytes() if page is not None else b"<html><body></body></html>"
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+        response.headers["Content-Length"] = str(len(body))
+        response.raw = io.BytesIO(body)
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def _log_level() -> str:
@@ -558,6 +475,8 @@ def run_demo(output: Path) -> int:
                 state_dir=state_dir,
                 feed_urls=[sandbox.info()["feed_url"]],
                 fetch_report_pages=True,
+                # The HMICFRS site, answered offline by `SampleSite` (mounted below).
+                report_hosts=[urlsplit(HMICFRS_SITE).hostname],
                 # One at a time: the items are numbered in feed order, so the demo reads
                 # the same every time (the service itself files in parallel).
                 concurrency=1,
@@ -565,6 +484,7 @@ def run_demo(output: Path) -> int:
                 log_format="text",
             )
             app = build_app(settings)
+            app.http.mount(HMICFRS_SITE, SampleSite())
             demo = Demo(sandbox=sandbox, app=app, output=output)
             return _story(demo)
         finally:

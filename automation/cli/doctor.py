@@ -59,6 +59,14 @@ SITE_HINT = (
     'with {"roles": ["write"], "grantedToIdentities": [{"application": {"id": "<client_id>"}}]}), '
     "and check sharepoint.site_id or sharepoint.hostname + site_path (the site URL)"
 )
+SITE_GRANT_HINT = (
+    "with Sites.Selected the app reaches only the sites granted to it: an administrator "
+    "(holding Sites.FullControl.All) sends POST https://graph.microsoft.com/v1.0/sites/"
+    "{{site-id}}/permissions with "
+    '{{"roles": ["write"], "grantedToIdentities": [{{"application": {{"id": "{client_id}", '
+    '"displayName": "Section 55 automation"}}}}]}} (the site id: GET /sites/{where}?$select=id); '
+    "or correct sharepoint.site_id / hostname + site_path if this is the wrong site"
+)
 PROVISION_HINT = "run `automation provision`"
 LIBRARY_WRITE_HINT = (
     "give the app write permission on the site (Sites.Selected grant with role write, "
@@ -206,6 +214,18 @@ class Doctor:
         yield self._email_templates()
         yield from self._feeds()
 
+    def reach_site(self) -> tuple[list[CheckResult], str]:
+        """The token and site checks alone (what ``--probe`` needs); and the site id or "".
+
+        After a token, :attr:`client` and the adapters are connected (the caller closes
+        the client).
+        """
+        token = self._token()
+        if token.failed:
+            return [token], ""
+        site = self._guarded("site", SITE_HINT, self._site)
+        return [token, site], self._site_id
+
     def _graph_checks(self) -> Iterator[CheckResult]:
         yield self._guarded("site", SITE_HINT, self._site)
         for name, hint, check in (
@@ -277,11 +297,25 @@ class Doctor:
                 site = self.sharepoint.site_by_path(sp.hostname, sp.site_path)
         except NotFoundError:
             return _fail("site", f"{where}: not found", SITE_HINT)
-        except (ForbiddenError, UnauthorizedError) as exc:
+        except ForbiddenError as exc:
+            # Sites.Selected consented but not granted on this site answers 403 accessDenied.
+            address = sp.site_id or f"{sp.hostname}:{sp.site_path}"
+            return _fail(
+                "site",
+                f"{where}: the app has no access to this site ({exc.code or exc.status}): "
+                "no permission grant for this app on the site",
+                SITE_GRANT_HINT.format(client_id=self.settings.client_id, where=address),
+            )
+        except UnauthorizedError as exc:
             return _fail("site", f"{where}: access denied ({exc.code or exc.status})", SITE_HINT)
         self._site_id = str(site["id"])
         name = site.get("displayName") or site.get("name") or self._site_id
-        return _ok("site", f"{name} ({site.get('webUrl', where)})")
+        return _ok(
+            "site",
+            f"{name} ({site.get('webUrl', where)}); date-only columns written as midnight "
+            f"{sp.site_time_zone} (sharepoint.site_time_zone: must match the site's Regional "
+            "settings, which Graph v1.0 cannot read)",
+        )
 
     def _tracker_list(self) -> CheckResult:
         name = self.settings.sharepoint.tracker_list

@@ -46,7 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="write nothing; print what would be done"
     )
     sub.add_parser("provision", parents=[common], help="create or upgrade the tracker list etc.")
-    sub.add_parser("doctor", parents=[common], help="check settings, token and every resource")
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check settings, token and every resource"
+    )
+    doctor.add_argument(
+        "--probe",
+        action="store_true",
+        help="first install: check on the tenant what no document settles (scratch list, "
+        "bucket and task created and deleted; one message sent to the office mailbox)",
+    )
     status = sub.add_parser("status", parents=[common], help="open responses and their deadlines")
     status.add_argument("--as-of", type=_date)
     status.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -118,6 +126,10 @@ def _service_command(args: argparse.Namespace) -> int:
     if args.command == "provision":
         return commands.provision(settings)
     if args.command == "doctor":
+        if args.probe:
+            from automation.cli.probe import run_probe
+
+            return run_probe(settings)
         return commands.doctor(settings)
     if args.command == "status":
         return commands.status(settings, as_of=args.as_of, fmt=args.format)

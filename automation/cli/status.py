@@ -206,6 +206,21 @@ def open_responses(app: App, *, as_of: dt.date) -> list[StatusRow]:
     return build_rows(records, tasks, app.settings.stages, as_of=as_of)
 
 
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, rule: bool = True
+) -> list[str]:
+    """A plain-text table: a header line, a rule (``rule=True``), one line per row."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    ruler = [line(["-" * w for w in widths])] if rule else []
+    return [line(headers), *ruler, *(line(row) for row in rows)]
+
+
 def _table(rows: Sequence[StatusRow]) -> str:
     cells = []
     for row in rows:
@@ -214,12 +229,7 @@ def _table(rows: Sequence[StatusRow]) -> str:
         if row.day is not None:
             text["day"] = f"{row.day} of {PERIOD_DAYS}"
         cells.append([text[key] for _, key in _TABLE])
-    header = [label for label, _ in _TABLE]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    lines = [
-        "  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip()
-        for line in [header, *cells]
-    ]
+    lines = render_table([label for label, _ in _TABLE], cells, rule=False)
     if not rows:
         lines.append("(no open responses)")
     return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ from automation.domain.forces import (
     is_not_applicable,
 )
 from automation.domain.publications import (
+    Finding,
     Publication,
     clean_text,
     normalise_key,
@@ -65,6 +66,7 @@ __all__ = [
     "DeadlineRule",
     "Decision",
     "Digest",
+    "Finding",
     "Force",
     "PlannedStage",
     "Publication",

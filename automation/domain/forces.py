@@ -3,7 +3,8 @@
 The 43 territorial ("Home Office") forces of England and Wales owe a Section 55 response
 through their local policing body. The non-Home Office bodies that HMICFRS also inspects
 (British Transport Police, Civil Nuclear Constabulary, Ministry of Defence Police, National
-Crime Agency, Police Service of Northern Ireland and the Crown Dependencies' forces) do not.
+Crime Agency, Police Service of Northern Ireland, Royal Gibraltar Police and the Crown
+Dependencies' forces) do not.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ NON_HOME_OFFICE_FORCES: tuple[Force, ...] = (
     _non_ho("National Crime Agency", "National Crime Agency", "NCA"),
     # Not the bare "Northern Ireland": national reports cover "England, Wales and Northern Ireland".
     _non_ho("Police Service of Northern Ireland", "PSNI"),
+    _non_ho("Royal Gibraltar Police", "Gibraltar", "RGP"),
     _non_ho("States of Jersey Police", "Jersey", "Jersey Police"),
     _non_ho(
         "Bailiwick of Guernsey Law Enforcement",

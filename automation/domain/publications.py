@@ -15,8 +15,14 @@ HMICFRS_KEY_PREFIX = "hmicfrs:"
 MAX_KEY_LENGTH = 255
 
 _HMICFRS_HOST = "hmicfrs.justiceinspectorates.gov.uk"
-HMICFRS_HOSTS: tuple[str, ...] = (_HMICFRS_HOST, "www.justiceinspectorates.gov.uk")
-"""The hosts HMICFRS publishes report landing pages on."""
+HMICFRS_ASSETS_HOST = "assets-hmicfrs.justiceinspectorates.gov.uk"
+"""Where HMICFRS keeps report PDFs (``/uploads/<name>.pdf``)."""
+HMICFRS_HOSTS: tuple[str, ...] = (
+    _HMICFRS_HOST,
+    "www.justiceinspectorates.gov.uk",
+    HMICFRS_ASSETS_HOST,
+)
+"""The hosts HMICFRS publishes report pages and report PDFs on."""
 _OLD_HOST = "justiceinspectorates.gov.uk"
 _OLD_PREFIX = "/hmicfrs"
 
@@ -48,6 +54,22 @@ _UNSAFE_CHARS = re.compile(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One recommendation, area for improvement or cause of concern, as the report gives it.
+
+    Attributes:
+        number: the report's own number ("19"); "" when the report does not number it.
+        text: the wording, plain text.
+        addressee: who the report addresses it to ("chief constables", "the senior national
+            coordinator"), as the report says; "" when it does not say.
+    """
+
+    number: str
+    text: str
+    addressee: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Publication:
     """One HMICFRS publication.
 
@@ -61,10 +83,14 @@ class Publication:
         summary: plain-text summary.
         guid: the feed's guid/id, as given.
         report_pdf_url: link to the PDF, when known.
-        recommendation_count: number of recommendations, when known.
+        recommendation_count: how many recommendations the whole report makes, when known.
         afi_count: number of areas for improvement, when known.
-        recommendations: text of each recommendation in report order, when known.
-        areas_for_improvement: text of each area for improvement, when known.
+        recommendations: the recommendations for policing (chief constables, commissioners,
+            forces) in report order, with the report's own numbers, when known.
+        recommendations_left_out: how many of the report's recommendations were read but left
+            out because the report addresses them to other bodies.
+        areas_for_improvement: each area for improvement, when known.
+        causes_of_concern: each cause of concern, when known.
         feed_url: the feed the publication came from.
     """
 
@@ -79,9 +105,58 @@ class Publication:
     report_pdf_url: str = ""
     recommendation_count: int | None = None
     afi_count: int | None = None
-    recommendations: tuple[str, ...] = ()
-    areas_for_improvement: tuple[str, ...] = ()
+    recommendations: tuple[Finding, ...] = ()
+    recommendations_left_out: int = 0
+    areas_for_improvement: tuple[Finding, ...] = ()
+    causes_of_concern: tuple[Finding, ...] = ()
     feed_url: str = ""
+
+
+def findings_json(findings: tuple[Finding, ...]) -> list[dict[str, str]]:
+    """Findings as the tracker's report details keep them (JSON objects)."""
+    out: list[dict[str, str]] = []
+    for finding in findings:
+        entry = {"number": finding.number, "text": finding.text}
+        if finding.addressee:
+            entry["for"] = finding.addressee
+        out.append(entry)
+    return out
+
+
+def findings_from_json(value: object) -> tuple[Finding, ...]:
+    """Findings back from the report details; tolerant of hand edits and of the old format.
+
+    Items filed before numbers were kept are plain strings: they come back unnumbered.
+    Anything else that is not an object with a non-empty "text" is skipped.
+    """
+    if not isinstance(value, list):
+        return ()
+    findings: list[Finding] = []
+    for entry in value:
+        if isinstance(entry, str):
+            if entry.strip():
+                findings.append(Finding(number="", text=entry))
+            continue
+        if not isinstance(entry, dict):
+            continue
+        text = entry.get("text")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        number = entry.get("number")
+        addressee = entry.get("for")
+        findings.append(
+            Finding(
+                number=str(number).strip() if isinstance(number, str | int) else "",
+                text=text,
+                addressee=addressee if isinstance(addressee, str) else "",
+            )
+        )
+    return tuple(findings)
+
+
+def finding_label(kind: str, finding: Finding, position: int) -> str:
+    """ "Recommendation 19" with the report's own number; the position when it gave none."""
+    return f"{kind} {finding.number or position}"
 
 
 def clean_text(s: str, max_len: int) -> str:

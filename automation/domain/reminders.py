@@ -30,19 +30,10 @@ from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from automation.domain.workflow import Status
+from automation.domain.workflow import REMINDERS_STOP, is_declined, status_in
 
 DEADLINE_WHAT = "Section 55 response deadline"
 """The ``what`` of deadline reminders and deadline overdue notices."""
-
-FINISHED_STATUSES: frozenset[str] = frozenset(
-    status.value.casefold()
-    for status in (Status.CIRCULATED, Status.PUBLISHED, Status.CLOSED, Status.NOT_REQUIRED)
-)
-"""Statuses (compared case-insensitively) for which no reminder of any kind is sent.
-
-"Approved" is not among them: an approved response that is not yet circulated is still open.
-"""
 
 
 def _frozen_links(links: Mapping[str, str]) -> Mapping[str, str]:
@@ -82,6 +73,8 @@ class ReminderItem:
         stages: the stages of the work.
         sent_ids: reminder ids the tracker item records as already sent.
         links: urls (tracker item, draft, report) passed through to each reminder.
+        response_required: the item's Response required choice; "No" (a person's
+            decision, or the service's) means no reminder of any kind, whatever the Status.
     """
 
     key: str
@@ -93,6 +86,7 @@ class ReminderItem:
     stages: tuple[StageState, ...]
     sent_ids: frozenset[str]
     links: Mapping[str, str] = field(default_factory=dict, compare=False)
+    response_required: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "links", _frozen_links(self.links))
@@ -198,7 +192,9 @@ def due_reminders(
 ) -> list[Reminder]:
     """The reminders to send on ``today``, catching up after downtime.
 
-    Items with a finished status get none; completed stages and stages without a due date
+    Items with a finished status (`REMINDERS_STOP`: "Approved" is not among them, an
+    approved response not yet circulated is still open) or Response required = No get
+    none; completed stages and stages without a due date
     get no stage reminders or overdue notices; an item without a deadline gets no deadline
     reminders. A point whose id is in the item's ``sent_ids`` is not sent again.
 
@@ -207,7 +203,7 @@ def due_reminders(
     """
     found: list[Reminder] = []
     for item in items:
-        if item.status.strip().casefold() in FINISHED_STATUSES:
+        if status_in(item.status, REMINDERS_STOP) or is_declined(item.response_required):
             continue
         found.extend(_item_reminders(item, today=today, policy=policy))
     found.sort(key=lambda r: (r.due, r.marker, r.item_key, r.reminder_id))

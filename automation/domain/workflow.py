@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
+from automation.domain.calendar import long_date
 from automation.domain.relevance import Decision
+from automation.domain.text import shorten
 
 
 class Status(StrEnum):
@@ -50,6 +53,14 @@ DEADLINE_MET: frozenset[Status] = frozenset({Status.CIRCULATED, Status.PUBLISHED
 TERMINAL: frozenset[Status] = frozenset({Status.CLOSED, Status.NOT_REQUIRED})
 """Statuses in which no further setup or work is done on the item."""
 
+BEFORE_APPROVAL: frozenset[Status] = frozenset(
+    {Status.TRIAGE, Status.DRAFTING, Status.CHIEF_CONSTABLE_COMMENTS, Status.PCC_APPROVAL}
+)
+"""Statuses in which a person's "No" still stops the work (nothing approved or sent yet)."""
+
+REASON_MAX = 255
+"""The longest TriageReason the service writes."""
+
 
 class SetupState(StrEnum):
     """How far the service got in setting up a tracker item (the ``S55Setup`` column)."""
@@ -89,3 +100,39 @@ def is_open(status: Status | str) -> bool:
         return Status(status) in OPEN_STATUSES
     except ValueError:
         return True
+
+
+def declined(response_required: str, status: Status | str) -> bool:
+    """Whether a person's "no response" decision is not yet carried out on the item.
+
+    Response required = No while the work has not reached approval, or Status set to
+    *Not required* while the decision was still open (To be decided). A Yes with Status
+    *Not required* is a contradiction for a person to resolve (see ``TrackerRecord.problems``).
+    """
+    decision = response_required.strip().casefold()
+    if decision == Decision.NO.value.casefold():
+        return status_in(status, BEFORE_APPROVAL)
+    if decision == Decision.TBD.value.casefold():
+        return status_in(status, frozenset({Status.NOT_REQUIRED}))
+    return False
+
+
+def is_declined(response_required: str) -> bool:
+    """Whether the item's Response required says No (no reminder of any kind then)."""
+    return response_required.strip().casefold() == Decision.NO.value.casefold()
+
+
+def decision_note(reason: str, decision: Decision, *, by: str, on: dt.date) -> str:
+    """TriageReason with "Decided <decision> by <who> on <date>" added (once).
+
+    The note is what a person sees in the tracker's Triage reason column; a reason that
+    already records this decision is returned unchanged, so writing it again is harmless.
+    """
+    marker = f"Decided {decision.value}"
+    if marker in reason:
+        return reason
+    note = f"{marker} by {by or 'a person (editor not recorded)'} on {long_date(on)}"
+    if not reason.strip():
+        return shorten(note, REASON_MAX)
+    room = REASON_MAX - len(note) - 3
+    return f"{shorten(reason.strip(), max(room, 1))} \u2014 {note}"[:REASON_MAX]

@@ -7,31 +7,55 @@ once in the list's settings page or with SharePoint admin tooling).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from automation.domain.calendar import london_date, london_midnight_utc
+from automation.domain.calendar import LONDON, parse_stamp, utc_stamp
 from automation.errors import GraphError
 from automation.graph.client import GraphClient
 
-__all__ = ["NON_INDEXED_PREFER", "DeltaPage", "SharePoint", "from_sp_date", "to_sp_date"]
+__all__ = [
+    "NON_INDEXED_PREFER",
+    "DeltaPage",
+    "SharePoint",
+    "from_sp_date",
+    "site_date",
+    "to_sp_date",
+]
 
 NON_INDEXED_PREFER = "HonorNonIndexedQueriesWarningMayFailRandomly"
-_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$")
 
 
-def to_sp_date(d: date) -> str:
-    """A date-only column value: midnight Europe/London of ``d`` as UTC ISO 8601 (``Z``)."""
-    return london_midnight_utc(d)
+def to_sp_date(d: date, zone: tzinfo = LONDON) -> str:
+    """A date-only column value: midnight of ``d`` in the site's zone, as UTC ISO 8601 (``Z``).
+
+    SharePoint keeps date-only values as an instant and shows them in the site's regional
+    time zone: midnight there is the one instant every reader sees as the same calendar day.
+    """
+    return utc_stamp(datetime.combine(d, time(0, 0), tzinfo=zone))
 
 
-def from_sp_date(s: str) -> date:
-    """The Europe/London calendar date of a date/time column value Graph returned."""
-    found = london_date(s)
+def site_date(value: object, zone: tzinfo = LONDON) -> date | None:
+    """The calendar date in the site's zone of a date/time value (None when unreadable).
+
+    A bare ``YYYY-MM-DD`` is taken as that calendar date.
+    """
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    moment = parse_stamp(value)
+    return None if moment is None else moment.astimezone(zone).date()
+
+
+def from_sp_date(s: str, zone: tzinfo = LONDON) -> date:
+    """The calendar date (in the site's zone) of a date/time column value Graph returned."""
+    found = site_date(s, zone)
     if found is None:
         raise ValueError(f"not a date: {s!r}")
     return found
@@ -56,7 +80,8 @@ class DeltaPage:
 
 
 class SharePoint:
-    """Sites, lists and list items."""
+    """Sites, lists, columns, item creation and item delta (other item reads and writes are
+    the tracker adapter's, :mod:`automation.graph.tracker_list`)."""
 
     def __init__(self, client: GraphClient) -> None:
         self._client = client
@@ -130,63 +155,10 @@ class SharePoint:
     def _items(self, site_id: str, list_id: str) -> str:
         return f"/sites/{_seg(site_id)}/lists/{_seg(list_id)}/items"
 
-    def find_items(
-        self, site_id: str, list_id: str, field: str, value: str
-    ) -> list[dict[str, Any]]:
-        """Items whose column ``field`` equals ``value`` (with their ``fields``)."""
-        if not _FIELD_NAME.match(field):
-            raise ValueError(f"not a column name: {field!r}")
-        return list(
-            self.list_items(site_id, list_id, filter=f"fields/{field} eq {odata_quote(value)}")
-        )
-
-    def list_items(
-        self, site_id: str, list_id: str, *, filter: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """All items (with ``fields``), optionally filtered by an OData ``$filter``."""
-        params = {"$expand": "fields"}
-        headers: dict[str, str] = {}
-        if filter:
-            params["$filter"] = filter
-            headers["Prefer"] = NON_INDEXED_PREFER
-        return self._client.paged(self._items(site_id, list_id), params=params, headers=headers)
-
-    def get_item(self, site_id: str, list_id: str, item_id: str) -> dict[str, Any]:
-        """One item with its ``fields``."""
-        result: dict[str, Any] = self._client.get_json(
-            f"{self._items(site_id, list_id)}/{_seg(item_id)}", params={"$expand": "fields"}
-        )
-        return result
-
     def create_item(self, site_id: str, list_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Create an item; returns the listItem (``id``, ``fields``, ``eTag`` ...)."""
         result: dict[str, Any] = self._client.request(
             "POST", self._items(site_id, list_id), json={"fields": dict(fields)}
-        ).json()
-        return result
-
-    def update_fields(
-        self,
-        site_id: str,
-        list_id: str,
-        item_id: str,
-        fields: Mapping[str, Any],
-        *,
-        etag: str | None = None,
-    ) -> dict[str, Any]:
-        """Change some columns; returns the whole fieldValueSet.
-
-        Raises:
-            PreconditionFailedError: ``etag`` was given and the item changed since.
-        """
-        headers = {"If-Match": etag} if etag else None
-        result: dict[str, Any] = self._client.request(
-            "PATCH",
-            f"{self._items(site_id, list_id)}/{_seg(item_id)}/fields",
-            json=dict(fields),
-            headers=headers,
-            # Setting values is repeatable; with an etag a repeat would only see 412.
-            idempotent=etag is None,
         ).json()
         return result
 

@@ -9,6 +9,9 @@ read (list, get, filter lookup, delta, inside ``$batch``) expands
 The tracker link in tasks, emails and digests is the item's display form
 (``<list webUrl>/DispForm.aspx?ID=<id>``): a listItem's own ``webUrl`` downloads a blank
 ``N_.000`` file instead of showing the item.
+
+Over 500 lines because the column schema, the record mapping and the item operations must
+agree on one set of names and one date encoding; splitting them would spread that contract.
 """
 
 from __future__ import annotations
@@ -16,18 +19,25 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from automation.domain.calendar import london_date, london_midnight_utc, utc_stamp
+from automation.domain.calendar import LONDON, utc_stamp
 from automation.domain.record import TrackerRecord, dump_json, setup_state, status_value
 from automation.domain.relevance import Decision
 from automation.domain.workflow import Status
 from automation.errors import ConflictError, GoneError, NotFoundError, OutcomeUnknownError
 from automation.graph.batch import Op
 from automation.graph.client import BatchResponse, GraphClient
-from automation.graph.sharepoint import NON_INDEXED_PREFER, SharePoint, odata_quote
+from automation.graph.sharepoint import (
+    NON_INDEXED_PREFER,
+    SharePoint,
+    odata_quote,
+    site_date,
+    to_sp_date,
+)
 from automation.graph.workspace import Ids, Workspace
 
 __all__ = [
@@ -35,6 +45,7 @@ __all__ = [
     "COLUMN_SELECT",
     "FIELD_NAMES",
     "ITEM_EXPAND",
+    "ItemVersion",
     "TrackerList",
     "encode_fields",
     "record_from_item",
@@ -195,8 +206,13 @@ def display_url(list_url: str, item: Mapping[str, Any], item_id: str) -> str:
     return f"{base}/DispForm.aspx?ID={quote(item_id, safe='')}" if item_id else ""
 
 
-def record_from_item(item: Mapping[str, Any], *, list_url: str = "") -> TrackerRecord:
-    """A record from a listItem read with :data:`ITEM_EXPAND`."""
+def record_from_item(
+    item: Mapping[str, Any], *, list_url: str = "", zone: tzinfo = LONDON
+) -> TrackerRecord:
+    """A record from a listItem read with :data:`ITEM_EXPAND`.
+
+    Date-only columns are read as calendar dates in ``zone``, the site's time zone.
+    """
     fields: Mapping[str, Any] = item.get("fields") or {}
     item_id = str(item.get("id") or fields.get("id") or "")
     return TrackerRecord(
@@ -206,8 +222,8 @@ def record_from_item(item: Mapping[str, Any], *, list_url: str = "") -> TrackerR
         key=str(fields.get("PublicationKey") or ""),
         title=str(fields.get("Title") or ""),
         report_url=str(fields.get("ReportUrl") or ""),
-        published_on=london_date(fields.get("PublishedOn")),
-        deadline=london_date(fields.get("ResponseDeadline")),
+        published_on=site_date(fields.get("PublishedOn"), zone),
+        deadline=site_date(fields.get("ResponseDeadline"), zone),
         publication_types=str(fields.get("PublicationTypes") or ""),
         police_forces=str(fields.get("PoliceForces") or ""),
         response_required=str(fields.get("ResponseRequired") or ""),
@@ -238,14 +254,18 @@ def record_from_item(item: Mapping[str, Any], *, list_url: str = "") -> TrackerR
     )
 
 
-def encode_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Column values as Graph wants them: dates at London midnight, stamps in UTC, JSON text."""
+def encode_fields(fields: Mapping[str, Any], *, zone: tzinfo = LONDON) -> dict[str, Any]:
+    """Column values as Graph wants them: dates at the site's midnight, UTC stamps, JSON text.
+
+    Dates (the date-only columns) are written as midnight in ``zone``, the site's regional
+    time zone, because SharePoint shows them in that zone.
+    """
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if isinstance(value, datetime):
             out[name] = utc_stamp(value)
         elif isinstance(value, date):
-            out[name] = london_midnight_utc(value)
+            out[name] = to_sp_date(value, zone)
         elif isinstance(value, dict):
             out[name] = dump_json(value)
         else:
@@ -257,20 +277,51 @@ def _json_object(answer: BatchResponse) -> dict[str, Any]:
     return answer.body if isinstance(answer.body, dict) else {}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemVersion:
+    """One entry of an item's version history: who wrote it, when, and its values then."""
+
+    version_id: str
+    modified_by: dict[str, Any] = field(default_factory=dict)
+    modified: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _version(raw: Mapping[str, Any]) -> ItemVersion:
+    return ItemVersion(
+        version_id=str(raw.get("id") or ""),
+        modified_by=dict(raw.get("lastModifiedBy") or {}),
+        modified=str(raw.get("lastModifiedDateTime") or ""),
+        fields=dict(raw.get("fields") or {}),
+    )
+
+
 # -- the adapter ----------------------------------------------------------------------------------
 class TrackerList:
     """The Tracker port on a SharePoint list (ids from the workspace)."""
 
-    def __init__(self, client: GraphClient, workspace: Workspace, sharepoint: SharePoint) -> None:
+    def __init__(
+        self,
+        client: GraphClient,
+        workspace: Workspace,
+        sharepoint: SharePoint,
+        *,
+        site_zone: tzinfo = LONDON,
+    ) -> None:
+        """``site_zone``: the site's regional time zone, the one date-only columns are in."""
         self._client = client
         self._workspace = workspace
         self._sharepoint = sharepoint
+        self._zone = site_zone
 
     def _items(self, ids: Ids) -> str:
         return f"/sites/{quote(ids.site_id, safe=',')}/lists/{quote(ids.list_id, safe='')}/items"
 
     def _record(self, ids: Ids, item: Mapping[str, Any]) -> TrackerRecord:
-        return record_from_item(item, list_url=ids.list_url)
+        return record_from_item(item, list_url=ids.list_url, zone=self._zone)
+
+    def _encode(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return encode_fields(fields, zone=self._zone)
 
     # -- operations -------------------------------------------------------------------------
     def _lookup_op(self, ids: Ids, key: str) -> Op[list[TrackerRecord]]:
@@ -307,7 +358,7 @@ class TrackerList:
             "PATCH",
             f"{self._items(ids)}/{quote(item_id, safe='')}/fields",
             _json_object,
-            body=encode_fields(fields),
+            body=self._encode(fields),
             headers={"If-Match": etag} if etag else {},
             # Setting values is repeatable; with an etag a repeat would only see 412.
             idempotent=etag is None,
@@ -405,6 +456,28 @@ class TrackerList:
         records.extend(self.get_many(missing))
         return records, new_link
 
+    def versions(self, item_id: str, names: Sequence[str]) -> list[ItemVersion]:
+        """The item's version history, newest first, each with the columns ``names``.
+
+        ``lastModifiedBy`` of a version is whoever made that write, so the history tells who
+        set a value even after later writes (the service's own included) changed the item's
+        last editor. The columns are named in ``$select`` (hidden ones are left out
+        otherwise). A list without versioning has only its current version.
+        """
+        select = ",".join(dict.fromkeys(names))
+
+        def read(ids: Ids) -> list[ItemVersion]:
+            return [
+                _version(raw)
+                for raw in self._client.paged(
+                    f"{self._items(ids)}/{quote(item_id, safe='')}/versions",
+                    params={"$expand": f"fields($select={select})"},
+                )
+                if isinstance(raw, dict)
+            ]
+
+        return self._workspace.call(read)
+
     # -- writes -------------------------------------------------------------------------------
     def create_or_find(self, fields: Mapping[str, Any]) -> tuple[TrackerRecord, bool]:
         """Create the item; on a duplicate key, the item already filed (record, created?).
@@ -418,7 +491,7 @@ class TrackerList:
                 the key can be read yet (the next pass looks again).
         """
         key = str(fields.get("PublicationKey") or "")
-        encoded = encode_fields(fields)
+        encoded = self._encode(fields)
 
         def create(ids: Ids) -> dict[str, Any]:
             return self._sharepoint.create_item(ids.site_id, ids.list_id, encoded)

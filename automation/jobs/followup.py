@@ -25,17 +25,25 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from automation.domain.calendar import london_date, long_date, utc_stamp
 from automation.domain.record import TrackerRecord
-from automation.domain.workflow import CIRCULATION_DONE, Status
+from automation.domain.relevance import Decision
+from automation.domain.workflow import CIRCULATION_DONE, Status, declined
 from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
+from automation.graph.tracker_list import ItemVersion
 from automation.jobs.confirm import PENDING, Step, next_step, pending_entry, send_recorded
-from automation.jobs.intake import Intake
+from automation.jobs.decisions import (
+    complete_recorded_task,
+    decision_reason,
+    recorded_task_id,
+    version_setting,
+)
+from automation.jobs.intake import TRIAGE_STAGE, Intake
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
@@ -88,6 +96,16 @@ def _person(identity: dict[str, Any]) -> str:
     if name and email:
         return f"{name} <{email}>"
     return name or email
+
+
+def approving_version(versions: Sequence[ItemVersion]) -> ItemVersion | None:
+    """The version in which Status last became Approved, from a history newest first.
+
+    That is the oldest version of the unbroken run of "Approved" versions at the top of the
+    history (the version before it had another status, or there is none). None when the
+    newest version does not say Approved (it changed since the item was read).
+    """
+    return version_setting(versions, "Status", {Status.APPROVED.value})
 
 
 class FollowUp:
@@ -145,6 +163,7 @@ class FollowUp:
         """Detect changes and act on them."""
         changed, delta_link = self.read_changes()
         failures_before = len(self.report.failures)
+        unfinished_before = len(self.report.unfinished)
         completed = self.completed_tasks()
         handled = set(self.app.state.get("handled_tasks", []) or [])
         by_item: dict[str, TrackerRecord] = {record.item_id: record for record in changed}
@@ -168,12 +187,31 @@ class FollowUp:
                 self.report.failure(record.key or record.marker, str(exc))
         if self.dry_run:
             return
-        if len(self.report.failures) == failures_before:
+        if self._may_advance(by_item.values(), failures_before, unfinished_before):
             links = self.app.state.section("delta")
             links[self.app.workspace.resolve().list_id] = delta_link
             self.app.state.set("delta", links)
         if newly_handled:
             self.app.state.set("handled_tasks", sorted(handled | set(newly_handled))[-5000:])
+
+    def _may_advance(
+        self, records: Iterable[TrackerRecord], failures_before: int, unfinished_before: int
+    ) -> bool:
+        """Whether the delta link may move past this pass's changes.
+
+        Not while an item it returned is unfinished: an item that failed, or that was left
+        for later (another instance's lease, a send still being confirmed), in follow-up or
+        earlier in the pass. Keeping the old link makes the next pass read those changes
+        again, whatever the feed says (an unchanged feed is not read at all).
+        """
+        if len(self.report.failures) > failures_before:
+            return False
+        if len(self.report.unfinished) > unfinished_before:
+            return False
+        left = {
+            line.partition(": ")[0] for line in (*self.report.failures, *self.report.unfinished)
+        }
+        return not any(record.key in left or record.marker in left for record in records)
 
     def _task_settled(self, record: TrackerRecord, role: str) -> bool:
         if role == "approval":
@@ -186,15 +224,15 @@ class FollowUp:
             return
         for problem in record.problems():
             log.warning("%s (%s): %s", record.key, record.marker, problem)
+        if declined(record.response_required, record.status):
+            self.honour_no(record)
+            return
         if self.intake.needs_setup(record):
             self.intake.continue_setup(record, fresh=False)
             return
         approval = None
         if record.status == Status.APPROVED:
-            approval = Approval(
-                by=record.approved_by or _person(record.modified_by),
-                on=record.approved_on or record.modified,
-            )
+            approval = self.tracker_approval(record)
         elif "approval" in tasks and record.status not in CIRCULATION_DONE:
             approval = self.planner_approval(tasks["approval"]["task"])
         if approval is not None and record.status not in CIRCULATION_DONE:
@@ -202,6 +240,23 @@ class FollowUp:
         publish_done = "publish" in tasks or record.published_on_website
         if publish_done and record.status == Status.CIRCULATED:
             self.mark_published(record, via_task="publish" in tasks)
+
+    def tracker_approval(self, record: TrackerRecord) -> Approval:
+        """Who set Status to Approved, and when: ApprovedBy/On, else the version history.
+
+        Not the item's last editor: any later write (a reminder, a lease, another column's
+        edit) makes someone else, often the service itself, the last editor. The history
+        keeps the editor of the write that made the item Approved.
+        """
+        if record.approved_by:
+            return Approval(by=record.approved_by, on=record.approved_on or record.modified)
+        version = approving_version(self.app.tracker.versions(record.item_id, ("Status",)))
+        if version is None:
+            log.warning("%s: no version says Approved; using the last editor", record.key)
+            return Approval(
+                by=_person(record.modified_by), on=record.approved_on or record.modified
+            )
+        return Approval(by=_person(version.modified_by), on=record.approved_on or version.modified)
 
     def planner_approval(self, task: dict[str, Any]) -> Approval:
         """Approval recorded from a completed approval task."""
@@ -213,6 +268,31 @@ class FollowUp:
             if user is not None:
                 who = f"{user.display_name} <{user.mail or user.upn}>"
         return Approval(by=who or "Planner", on=str(task.get("completedDateTime") or ""))
+
+    def honour_no(self, record: TrackerRecord) -> None:
+        """A person decided no response is needed: stop the work and say who decided.
+
+        The decision note goes in the same write as the lease (so a crash cannot lose who
+        decided), then the triage task is completed, then Status *Not required* (the last
+        write: an item that says Not required is not revisited; reminders stop at the
+        Response required = No already).
+        """
+        fields: dict[str, Any] = {}
+        reason = decision_reason(self.app, record, Decision.NO, today=self.today)
+        if reason != record.triage_reason:
+            fields["TriageReason"] = reason
+        if record.response_required != Decision.NO.value:
+            fields["ResponseRequired"] = Decision.NO.value
+        if self.dry_run:
+            self.report.action(record.key, f"{record.marker}: decided No; stop its work")
+            return
+        if not claim(self.app, record, fields=fields or None):
+            self.report.later(record.key, f"decision on {record.marker}: another instance has it")
+            return
+        complete_recorded_task(self.app, record, TRIAGE_STAGE.key)
+        self.patch(record, {"Status": Status.NOT_REQUIRED.value, "S55Lease": ""})
+        record.status = Status.NOT_REQUIRED
+        self.report.action(record.key, f"{record.marker} not required (decided No)")
 
     # -- writes --------------------------------------------------------------------------------
     def patch(self, record: TrackerRecord, fields: dict[str, Any]) -> None:
@@ -237,6 +317,9 @@ class FollowUp:
         # make the service the item's last editor, and a crash right after it would lose
         # who approved (the approver is read from the item's last editor).
         elif not claim(self.app, record, fields=fields):
+            self.report.later(
+                record.key, f"circulation of {record.marker}: another instance has it"
+            )
             return
         if fields:
             record.approved_by = str(fields.get("ApprovedBy", record.approved_by))
@@ -392,15 +475,12 @@ class FollowUp:
     def complete_task(self, record: TrackerRecord, role: str) -> None:
         """Mark the stage task of ``role`` complete in Planner (if it is not already)."""
         stage = next((s for s in self.settings.stages if s.role == role), None)
-        if stage is None:
-            return
-        entry = record.tasks.get(stage.key)
-        if not isinstance(entry, dict) or not entry.get("id"):
+        if stage is None or not recorded_task_id(record, stage.key):
             return
         if self.dry_run:
             self.report.action(record.key, f"complete the {stage.key} task")
             return
-        self.app.planner.complete(str(entry["id"]))
+        complete_recorded_task(self.app, record, stage.key)
 
 
 def _london_day(stamp: str) -> str:

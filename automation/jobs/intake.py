@@ -13,6 +13,9 @@ Every step is idempotent and resumable from the tracker item alone:
 
 A crash between any two steps leaves an item whose setup is not complete; the next run
 finds it (through the feed lookup or the list's delta) and carries on from there.
+
+(Over 500 lines: the steps of a pass share one ``Intake``'s per-pass state: the plan's tasks
+read once, the feeds whose items failed or were left for later, the progress counter.)
 """
 
 from __future__ import annotations
@@ -33,17 +36,28 @@ from automation.domain.deadlines import (
     previous_working_day,
     response_deadline,
 )
-from automation.domain.publications import Publication
+from automation.domain.publications import (
+    Publication,
+    finding_label,
+    findings_from_json,
+    findings_json,
+)
 from automation.domain.record import TrackerRecord, dump_json
 from automation.domain.relevance import Decision, assess
 from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
 from automation.domain.text import shorten
-from automation.domain.workflow import TERMINAL, SetupState, Status, initial_status
+from automation.domain.workflow import (
+    TERMINAL,
+    SetupState,
+    Status,
+    initial_status,
+)
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
 from automation.errors import (
     AutomationError,
     ConflictError,
     FeedError,
+    GraphError,
     ItemError,
     OutcomeUnknownError,
 )
@@ -57,6 +71,7 @@ from automation.graph.planner import (
     checklist_id,
     details_body,
 )
+from automation.jobs.decisions import complete_recorded_task, decision_reason
 from automation.jobs.lease import claim, lease_value
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
@@ -72,6 +87,8 @@ TRIAGE_STAGE = StageSpec(
     offset_days=7,
 )
 REPORT_JSON_MAX = 30_000
+LOOKUP_CHUNK = 20
+"""Keys per lookup round trip (a Graph ``$batch`` holds at most 20 requests)."""
 EARLIEST_PUBLICATION = dt.date(2000, 1, 1)
 """A feed date before this is a broken date, not a publication to respond to."""
 
@@ -99,27 +116,34 @@ def due_datetime(day: dt.date) -> dt.datetime:
 
 
 def report_json(pub: Publication) -> str:
-    """The report details kept on the item (the draft can be made later from them)."""
+    """The report details kept on the item (the draft can be made later from them).
+
+    Recommendations, areas for improvement and causes of concern keep the report's own
+    numbers and addressees (``findings_json``); when the text is too long for the column the
+    last items go first, then the summary is shortened.
+    """
     details: dict[str, Any] = {
         "title": pub.title,
         "link": pub.link,
         "summary": pub.summary,
         "pdf": pub.report_pdf_url,
-        "recommendations": list(pub.recommendations),
-        "areas_for_improvement": list(pub.areas_for_improvement),
+        "recommendations": findings_json(pub.recommendations),
+        "recommendations_left_out": pub.recommendations_left_out,
+        "areas_for_improvement": findings_json(pub.areas_for_improvement),
+        "causes_of_concern": findings_json(pub.causes_of_concern),
         "recommendation_count": pub.recommendation_count,
         "afi_count": pub.afi_count,
         "feed": pub.feed_url,
         "guid": pub.guid,
     }
     text = dump_json(details)
+    lists = ("causes_of_concern", "areas_for_improvement", "recommendations")
     while len(text) > REPORT_JSON_MAX and (
-        details["recommendations"] or details["areas_for_improvement"] or details["summary"]
+        any(details[name] for name in lists) or details["summary"]
     ):
-        if details["areas_for_improvement"]:
-            details["areas_for_improvement"].pop()
-        elif details["recommendations"]:
-            details["recommendations"].pop()
+        longest = next((name for name in lists if details[name]), "")
+        if longest:
+            details[longest].pop()
         else:
             details["summary"] = shorten(details["summary"], len(details["summary"]) // 2)
         text = dump_json(details)
@@ -141,6 +165,8 @@ class Intake:
         self.progress = progress
         self._done = 0
         self.failed_feeds: set[str] = set()
+        """Feeds with an item failed or left for later: their validators are not committed,
+        so the next pass reads them again even if nothing in them changed."""
         self.settings = app.settings
         self.report = report
         self.today = today
@@ -236,9 +262,11 @@ class Intake:
         if not candidates:
             return
         self.app.workspace.resolve()
-        existing = self.lookup([pub.key for pub in candidates])
+        existing, unknown = self.lookup_each(candidates)
         todo: list[tuple[Publication, TrackerRecord | None]] = []
         for pub in candidates:
+            if pub.key in unknown:
+                continue
             record = existing.get(pub.key)
             if record is None or self.needs_setup(record):
                 todo.append((pub, record))
@@ -269,17 +297,42 @@ class Intake:
                 if filed is None:
                     return
                 record, created = filed
-                self.continue_setup(record, fresh=created)
+                finished = self.continue_setup(record, fresh=created)
             else:
-                self.continue_setup(record, fresh=False)
+                finished = self.continue_setup(record, fresh=False)
         except AutomationError as exc:
             self.failed_feeds.add(pub.feed_url)
             self.report.failure(pub.key, str(exc))
+            return
+        if not finished:
+            self.failed_feeds.add(pub.feed_url)
 
     # -- lookups -------------------------------------------------------------------------------
     def lookup(self, keys: Iterable[str]) -> dict[str, TrackerRecord]:
         """Tracker records by key: one ``$batch`` round trip per 20 keys."""
         return self.app.tracker.lookup_by_keys(keys)
+
+    def lookup_each(
+        self, publications: Sequence[Publication]
+    ) -> tuple[dict[str, TrackerRecord], set[str]]:
+        """Records by key, and the keys whose lookup failed (one round trip per 20 keys).
+
+        A lookup still throttled or failing after the retry budget fails only the
+        publications of its round trip: they are reported, their feed's validators are kept
+        (so the next pass reads them again) and the others go on.
+        """
+        found: dict[str, TrackerRecord] = {}
+        unknown: set[str] = set()
+        for start in range(0, len(publications), LOOKUP_CHUNK):
+            chunk = publications[start : start + LOOKUP_CHUNK]
+            try:
+                found.update(self.lookup([pub.key for pub in chunk]))
+            except GraphError as exc:
+                for pub in chunk:
+                    unknown.add(pub.key)
+                    self.failed_feeds.add(pub.feed_url)
+                    self.report.failure(pub.key, f"not looked up in the tracker: {exc}")
+        return found, unknown
 
     # -- filing ------------------------------------------------------------------------------
     def item_fields(self, pub: Publication) -> dict[str, Any]:
@@ -287,7 +340,10 @@ class Intake:
         rule = DeadlineRule(self.settings.deadline_rule)
         deadline = response_deadline(pub.published_on, rule)
         relevance = assess(
-            pub, force_name=self.settings.force_name, aliases=self.settings.force_aliases
+            pub,
+            force_name=self.settings.force_name,
+            aliases=self.settings.force_aliases,
+            fire_and_rescue_service=self.settings.fire_and_rescue_service,
         )
         status = initial_status(relevance.decision)
         setup = SetupState.NONE if relevance.decision == Decision.NO else SetupState.FILED
@@ -364,19 +420,40 @@ class Intake:
             return record.setup in ("", SetupState.FILED)
         return False
 
-    def continue_setup(self, record: TrackerRecord, *, fresh: bool) -> None:
-        """Carry the item's setup forward from wherever it stopped."""
+    def continue_setup(self, record: TrackerRecord, *, fresh: bool) -> bool:
+        """Carry the item's setup forward from wherever it stopped.
+
+        Returns:
+            False when the setup was left for a later pass (another instance holds the
+            item's lease: it is recorded with :meth:`RunReport.later`), True otherwise.
+        """
         if not self.needs_setup(record):
-            return
+            return True
         if self.dry_run:
             self.report.action(record.key, f"complete the setup of {record.marker}")
-            return
-        if not fresh and not claim(self.app, record):
-            return
+            return True
+        if not fresh and not claim(self.app, record, fields=self.decision_fields(record)):
+            self.report.later(record.key, f"setup of {record.marker}: another instance holds it")
+            return False
         if record.response_required == Decision.YES.value:
             self.setup_response(record, fresh=fresh)
         else:
             self.setup_triage(record, fresh=fresh)
+        return True
+
+    def decision_fields(self, record: TrackerRecord) -> dict[str, Any] | None:
+        """ "Decided Yes by ..." for an item a person turned into a response, else None.
+
+        Written with the claim (one write), so the person stays the item's last editor
+        until their decision is recorded, even if this pass dies right after.
+        """
+        if record.response_required != Decision.YES.value or record.setup not in (
+            SetupState.TRIAGE,
+            SetupState.NONE,
+        ):
+            return None
+        reason = decision_reason(self.app, record, Decision.YES, today=self.today)
+        return None if reason == record.triage_reason else {"TriageReason": reason}
 
     def planned(self, record: TrackerRecord) -> list[PlannedStage]:
         """Due dates of the stages for this item."""
@@ -403,6 +480,8 @@ class Intake:
         planned = self.planned(record)
         tasks = self.ensure_tasks(record, planned, fresh=fresh)
         details = self.detail_requests(record, planned, tasks, draft_url=draft_url)
+        # A person decided Yes on a triage item: its triage task is done.
+        complete_recorded_task(self.app, record, TRIAGE_STAGE.key)
         final: dict[str, Any] = {
             "DraftUrl": draft_url,
             "S55DraftItemId": draft_id,
@@ -611,12 +690,14 @@ class Intake:
             if url.startswith(("https://", "http://"))
         }
         checklist = {}
-        recommendations = report.get("recommendations") or []
-        if stage.spec.role == "draft" and isinstance(recommendations, list):
-            for number, text in enumerate(recommendations[:CHECKLIST_MAX], start=1):
-                item_id = checklist_id(f"{record.key}/{stage.spec.key}", number)
+        if stage.spec.role == "draft":
+            # The report's own numbers ("Recommendation 19: ..."), as the draft shows them.
+            findings = findings_from_json(report.get("recommendations"))
+            for position, finding in enumerate(findings[:CHECKLIST_MAX], start=1):
+                item_id = checklist_id(f"{record.key}/{stage.spec.key}", position)
                 checklist[item_id] = shorten(
-                    f"Recommendation {number}: {text}", CHECKLIST_TITLE_MAX
+                    f"{finding_label('Recommendation', finding, position)}: {finding.text}",
+                    CHECKLIST_TITLE_MAX,
                 )
         body = details_body(
             description="\n".join(lines), checklist=checklist, references=references

@@ -50,10 +50,10 @@ def _host_marker() -> str:
 HOST = _host_marker()
 
 
-def lease_value(now: dt.datetime | None = None, *, instance: str = INSTANCE) -> str:
-    """This instance's lease, valid for LEASE_MINUTES."""
+def lease_value(now: dt.datetime | None = None, *, instance: str | None = None) -> str:
+    """This instance's lease (``instance`` defaults to `INSTANCE`), valid for LEASE_MINUTES."""
     moment = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=LEASE_MINUTES)
-    return f"{instance}|{moment.strftime(STAMP)}|{HOST}:{os.getpid()}"
+    return f"{instance or INSTANCE}|{moment.strftime(STAMP)}|{HOST}:{os.getpid()}"
 
 
 def _holder_gone(holder: str) -> bool:
@@ -73,10 +73,15 @@ def _holder_gone(holder: str) -> bool:
     return False
 
 
-def held_by_other(lease: str, now: dt.datetime, *, instance: str = INSTANCE) -> bool:
-    """Whether another live instance holds an unexpired lease."""
+def held_by_other(lease: str, now: dt.datetime, *, instance: str | None = None) -> bool:
+    """Whether another live instance holds an unexpired lease.
+
+    A lease past its expiry is free wherever its holder ran (a machine that died or lost
+    its network never comes back to clear it); before that, only a holder on this machine
+    whose process is gone gives it up early.
+    """
     owner, _, rest = lease.partition("|")
-    if not owner or owner == instance:
+    if not owner or owner == (instance or INSTANCE):
         return False
     expiry, _, holder = rest.partition("|")
     try:

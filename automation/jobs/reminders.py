@@ -33,7 +33,7 @@ from automation.domain.reminders import (
     digests,
     due_reminders,
 )
-from automation.domain.workflow import REMINDERS_STOP, status_in
+from automation.domain.workflow import REMINDERS_STOP, is_declined, status_in
 from automation.errors import AutomationError
 from automation.jobs.confirm import PENDING, Step, next_step, pending_entry, send_recorded
 from automation.jobs.lease import claim
@@ -117,10 +117,15 @@ class Reminders:
     def items(self) -> tuple[list[ReminderItem], dict[str, TrackerRecord]]:
         """Open tracker items with their stages' due dates and completion from Planner."""
         ws = self.app.workspace.resolve()
+        # A person's "No" ends every reminder at once, even before follow-up has set the
+        # item's Status to Not required (it may be another instance's, or a later, pass).
         records = [
             r
             for r in self.app.tracker.all()
-            if r.key and not status_in(r.status, REMINDERS_STOP) and r.tasks
+            if r.key
+            and not status_in(r.status, REMINDERS_STOP)
+            and not is_declined(r.response_required)
+            and r.tasks
         ]
         if not records:
             return [], {}
@@ -162,6 +167,7 @@ class Reminders:
                     deadline=record.deadline,
                     stages=tuple(stages),
                     sent_ids=frozenset(entry for entry in sent if "|" not in entry),
+                    response_required=record.response_required,
                     links={
                         "tracker": record.web_url,
                         "draft": record.draft_url,

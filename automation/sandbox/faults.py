@@ -1,8 +1,9 @@
 """Fault injection: Microsoft's failure modes, off by default, switched on by tests or ``--faults``.
 
 Latency, a share of 429s and 503s (throttle storms), one-off failures on a route (``when=
-"after"``: processed, then the answer was lost), the status of a duplicate unique value and
-the Sent Items lag. docs/sandbox-rules.md lists each with its Microsoft source.
+"after"``: processed, then the answer was lost), the status of a duplicate unique value, the
+Sent Items lag and how long an event's transactionId is remembered. docs/sandbox-rules.md
+lists each with its Microsoft source.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class FaultPlan:
     # Where the message is meanwhile, undocumented: "invisible" (nowhere in the mailbox) or
     # "outbox" (listed by /messages in the Outbox, not in mailFolders/SentItems).
     sent_items_lag: str = "invisible"
+    # How long Outlook remembers an event's transactionId (event resource page: "for the
+    # server to avoid redundant POST operations in case of client retries"): the window is
+    # undocumented. A repeat POST within it answers the event already made; 0 = ignored.
+    event_transaction_window: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ class Faults:
             duplicate_status=int(settings.get("duplicate_status", 500)),
             sent_items_delay=float(settings.get("sent_items_delay", 0.0)),
             sent_items_lag=str(settings.get("sent_items_lag", "invisible")),
+            event_transaction_window=float(settings.get("event_transaction_window", 300.0)),
         )
         if plan.duplicate_status not in {409, 500}:
             raise ValueError("duplicate_status must be 409 or 500")
@@ -98,6 +104,8 @@ class Faults:
             raise ValueError("sent_items_lag must be 'invisible' or 'outbox'")
         if plan.sent_items_delay < 0:
             raise ValueError("sent_items_delay must be >= 0")
+        if plan.event_transaction_window < 0:
+            raise ValueError("event_transaction_window must be >= 0")
         with self._lock:
             self.plan = plan
             self._rng = random.Random(plan.seed)

@@ -251,11 +251,6 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def url_quote(text: str) -> str:
-    """Quote a path segment for a URL we hand out."""
-    return quote(text, safe="")
-
-
 def select_fields(obj: Mapping[str, Any], select: str | None) -> dict[str, Any]:
     """Apply ``$select`` (keeps ``@odata.*`` annotations and ``id``)."""
     if not select:

@@ -42,6 +42,7 @@ APP_ROLES = [
     "Tasks.ReadWrite.All",
     "Mail.Send",
     "Mail.ReadWrite",
+    "Calendars.ReadWrite",
     "User.ReadBasic.All",
 ]
 

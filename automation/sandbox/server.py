@@ -4,6 +4,10 @@ Every request is logged (method, path, status, duration). Graph and upload route
 through fault injection (latency, random 429/503, one-off failures). Handlers run under
 the tenant lock; a handler that raises anything but ``ApiError`` is a sandbox bug: it is
 answered 500 *and* kept in ``handler_errors`` so a test can fail on it.
+
+Over 500 lines on purpose: the :class:`Sandbox` object is the one contract tests and the
+CLI hold (start/stop, ready line, reset, pages, log, admin routes), and the request
+dispatch it owns (authentication, faults, logging) reads its private state.
 """
 
 from __future__ import annotations

@@ -340,3 +340,113 @@ def test_any_publication_gets_a_decision_and_a_reason(
     result = assess(item, force_name=FORCE, aliases=ALIASES)
     assert result.decision in set(Decision)
     assert len(result.reason) > 20
+
+
+# --- issue 12: Police, Fire and Crime Commissioners, non-Home Office bodies, super-complaints -
+
+ESSEX_FIRE = "Essex County Fire and Rescue Service"
+
+
+def test_a_pfcc_responds_to_its_own_fire_service_report_not_under_section_55() -> None:
+    item = pub(
+        "Essex County Fire and Rescue Service: Effectiveness, efficiency and people 2023\u201325",
+        path="/frs-assessment/frs-2023/essex/",
+        types=("Fire and rescue service inspection",),
+    )
+    result = assess(item, force_name="Essex Police", aliases=(), fire_and_rescue_service=ESSEX_FIRE)
+    assert result.decision is Decision.YES
+    assert "Fire and Rescue National Framework" in result.reason
+    assert ESSEX_FIRE in result.reason
+    assert "Section 55 report" in result.reason  # says it is *not* one
+
+
+def test_a_pfcc_own_fire_report_recognised_from_the_link_alone() -> None:
+    item = pub("Effectiveness, efficiency and people 2023-25", path="/frs-assessment/essex/")
+    result = assess(item, force_name="Essex Police", aliases=(), fire_and_rescue_service=ESSEX_FIRE)
+    assert result.decision is Decision.YES
+
+
+def test_another_fire_service_is_not_for_a_pfcc() -> None:
+    item = pub(
+        "Essex County Fire and Rescue Service: Effectiveness, efficiency and people 2023\u201325",
+        path="/frs-assessment/frs-2023/essex/",
+    )
+    result = assess(
+        item,
+        force_name="Staffordshire Police",
+        aliases=(),
+        fire_and_rescue_service="Stoke-on-Trent and Staffordshire Fire and Rescue Service",
+    )
+    assert result.decision is Decision.NO
+    assert "another service" in result.reason
+
+
+def test_a_fire_thematic_goes_to_a_person_in_a_pfcc_office() -> None:
+    item = pub("State of Fire and Rescue: The Annual Assessment of Fire and Rescue Services 2022")
+    result = assess(item, force_name="Essex Police", aliases=(), fire_and_rescue_service=ESSEX_FIRE)
+    assert result.decision is Decision.TBD
+    without = assess(item, force_name="Essex Police", aliases=())
+    assert without.decision is Decision.NO
+    assert "fire_and_rescue_service" in without.reason
+
+
+@pytest.mark.parametrize(
+    ("title", "named"),
+    [
+        (
+            "An inspection of the National Crime Agency's criminal intelligence function",
+            "National Crime Agency",
+        ),
+        (
+            "PEEL 2023\u201325: An inspection of British Transport Police",
+            "British Transport Police",
+        ),
+        ("An inspection of the Royal Gibraltar Police", "Royal Gibraltar Police"),
+        (
+            "An inspection of the Police Service of Northern Ireland's use of stop and search",
+            "Police Service of Northern Ireland",
+        ),
+        ("An inspection of the Civil Nuclear Constabulary", "Civil Nuclear Constabulary"),
+        ("An inspection of the States of Jersey Police", "States of Jersey Police"),
+        (
+            "An inspection of the Metropolitan Police Service's counter-terrorism policing",
+            "Metropolitan Police Service",
+        ),
+    ],
+)
+def test_reports_about_other_bodies_are_no_even_when_tagged_national(
+    title: str, named: str
+) -> None:
+    result = assess(pub(title, forces=("N/A",)), force_name=FORCE, aliases=ALIASES)
+    assert result.decision is Decision.NO
+    assert named in result.reason
+
+
+def test_non_home_office_body_from_the_link_when_tagged_national() -> None:
+    item = pub("PEEL 2023-25: an inspection", path="/peel-reports/british-transport-police-2023/")
+    result = assess(item, force_name=FORCE, aliases=ALIASES)
+    assert result.decision is Decision.NO
+    assert "not a Home Office" in result.reason
+
+
+def test_a_national_report_that_also_names_a_body_stays_national() -> None:
+    item = pub(
+        "An inspection of how well the police and National Crime Agency tackle the online "
+        "sexual abuse and exploitation of children",
+        forces=("N/A",),
+    )
+    result = assess(item, force_name=FORCE, aliases=ALIASES)
+    assert result.decision is Decision.YES
+
+
+def test_super_complaint_reason_cites_the_police_reform_act_not_section_55() -> None:
+    item = pub(
+        "Super-complaint: the police response to victims of stalking",
+        types=("Super-complaint",),
+        forces=("N/A",),
+    )
+    result = assess(item, force_name=FORCE, aliases=ALIASES)
+    assert result.decision is Decision.TBD
+    assert "Police Reform Act 2002" in result.reason
+    assert "optional" not in result.reason
+    assert "person should decide" in result.reason

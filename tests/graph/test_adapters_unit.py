@@ -324,38 +324,6 @@ def test_find_sent_filters_on_the_extended_property() -> None:
 # ----------------------------------------------------------------------------- sharepoint
 
 
-def test_find_items_escapes_quotes_and_sends_the_prefer_header() -> None:
-    nxt = f"{BASE}/sites/s1/lists/l1/items?$skiptoken=2"
-
-    def handler(sent: SentRequest) -> GraphResponse:
-        if sent.url == nxt:
-            return resp(200, {"value": [{"id": "2"}]})
-        return resp(200, {"value": [{"id": "1"}], "@odata.nextLink": nxt})
-
-    client, transport = make(handler)
-    items = SharePoint(client).find_items("s1", "l1", "PublicationKey", "o'brien")
-    assert [i["id"] for i in items] == ["1", "2"]
-    query = query_of(transport.calls[0])
-    assert query["$filter"] == ["fields/PublicationKey eq 'o''brien'"]
-    assert query["$expand"] == ["fields"]
-    assert all(
-        c.headers["Prefer"] == "HonorNonIndexedQueriesWarningMayFailRandomly"
-        for c in transport.calls
-    )
-    with pytest.raises(ValueError, match="column"):
-        SharePoint(client).find_items("s1", "l1", "Key eq 'x' or 1", "v")
-
-
-def test_update_fields_sends_if_match() -> None:
-    client, transport = make(lambda s: resp(200, {"Status": "Approved"}))
-    out = SharePoint(client).update_fields("s1", "l1", "7", {"Status": "Approved"}, etag='"{G},3"')
-    assert out == {"Status": "Approved"}
-    sent = transport.calls[0]
-    assert (sent.method, path_of(sent)) == ("PATCH", "/sites/s1/lists/l1/items/7/fields")
-    assert sent.headers["If-Match"] == '"{G},3"'
-    assert sent.json() == {"Status": "Approved"}
-
-
 def test_get_list_matches_display_name_over_pages() -> None:
     nxt = f"{BASE}/sites/s1/lists?$skiptoken=2"
 

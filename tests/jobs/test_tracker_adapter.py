@@ -77,3 +77,25 @@ def test_a_delta_link_for_another_host_is_not_used(tmp_path: Path) -> None:
     _, link = tracker.changes("https://old-host.test/v1.0/sites/s/lists/l/items/delta?token=a")
     assert link.endswith("token=new")
     assert urlsplit(transport.calls[0].url).netloc == "graph.test"
+
+
+def test_a_key_lookup_quotes_the_key_and_sends_the_prefer_header(tmp_path: Path) -> None:
+    tracker, transport = _tracker(tmp_path, lambda sent: answer(200, {"value": []}))
+    assert tracker.find("o'brien") is None
+    (sent,) = transport.calls
+    query = parse_qs(urlsplit(sent.url).query)
+    assert query["$filter"] == ["fields/PublicationKey eq 'o''brien'"]
+    assert sent.headers["Prefer"] == "HonorNonIndexedQueriesWarningMayFailRandomly"
+
+
+def test_a_patch_with_an_etag_sends_if_match(tmp_path: Path) -> None:
+    tracker, transport = _tracker(tmp_path, lambda sent: answer(200, {"Status": "Approved"}))
+    out = tracker.patch("7", {"Status": "Approved"}, etag='"{G},3"')
+    assert out == {"Status": "Approved"}
+    (sent,) = transport.calls
+    assert (sent.method, urlsplit(sent.url).path) == (
+        "PATCH",
+        "/v1.0/sites/s/lists/l/items/7/fields",
+    )
+    assert sent.headers["If-Match"] == '"{G},3"'
+    assert sent.json() == {"Status": "Approved"}

@@ -646,6 +646,51 @@ def scenario_mail(r: Recorder) -> None:
     r.call("POST", f"{message}/send", expect=(202,))
 
 
+def scenario_calendar(r: Recorder) -> None:
+    mailbox = r.raw.info["mailbox"]
+    prop = "String {8a1b6c3e-2f4d-4e5a-9b7c-0d1e2f3a4b5c} Name Section55DeadlineKey"
+    r.call("GET", f"/users/{mailbox}/calendar")
+    event = r.call(
+        "POST",
+        f"/users/{mailbox}/events",
+        json={
+            "subject": "Section 55 deadline",
+            "body": {"contentType": "text", "content": "Response due."},
+            "isAllDay": True,
+            "start": {"dateTime": "2025-07-01T00:00:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2025-07-02T00:00:00", "timeZone": "Europe/London"},
+            "location": {"displayName": "OPCC"},
+            "attendees": [{"emailAddress": {"address": user_email("pcc")}, "type": "optional"}],
+            "transactionId": "scenario-1",
+            "singleValueExtendedProperties": [{"id": prop, "value": "key-1"}],
+        },
+        headers={"Prefer": 'outlook.timezone="Europe/London"'},
+    ).json()
+    r.call(
+        "POST",
+        f"/users/{mailbox}/calendar/events",
+        json={
+            "subject": "Panel meeting",
+            "start": {"dateTime": "2025-07-03T10:00:00", "timeZone": "GMT Standard Time"},
+            "end": {"dateTime": "2025-07-03T12:00:00", "timeZone": "GMT Standard Time"},
+        },
+    )
+    query = _q(
+        {
+            "$filter": (
+                f"singleValueExtendedProperties/any(ep: ep/id eq '{prop}' and ep/value eq 'key-1')"
+            ),
+            "$expand": f"singleValueExtendedProperties($filter=id eq '{prop}')",
+        }
+    )
+    found = r.call("GET", f"/users/{mailbox}/events?{query}").json()
+    assert [item["id"] for item in found["value"]] == [event["id"]]
+    r.call("GET", f"/users/{mailbox}/calendar/events")
+    one = f"/users/{mailbox}/events/{event['id']}"
+    r.call("GET", f"{one}?$expand=singleValueExtendedProperties")
+    r.call("PATCH", one, json={"subject": "Moved deadline", "showAs": "busy"})
+
+
 def scenario_batch(r: Recorder, plan_id: str) -> None:
     mailbox = r.raw.info["mailbox"]
     r.call(
@@ -685,6 +730,7 @@ def test_answer_bodies_use_only_csdl_property_names(raw: RawGraph, model: Csdl) 
     r.step("sites", "list, columns, items, delta", lambda: scenario_sites(r))
     r.step("drive", "folders, uploads, sessions", lambda: scenario_drives(r))
     r.step("mail", "send, sent items, drafts", lambda: scenario_mail(r))
+    r.step("calendar", "calendar, events, key lookup", lambda: scenario_calendar(r))
     r.step("batch", "inner requests", lambda: scenario_batch(r, planner["plan"]))
 
     json_routes = {

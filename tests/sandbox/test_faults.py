@@ -316,7 +316,12 @@ def test_no_lag_by_default(raw: RawGraph) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"sent_items_lag": "sometimes"}, {"sent_items_delay": -1}, {"duplicate_status": 400}],
+    [
+        {"sent_items_lag": "sometimes"},
+        {"sent_items_delay": -1},
+        {"duplicate_status": 400},
+        {"event_transaction_window": -1},
+    ],
 )
 def test_bad_fault_settings_are_refused(raw: RawGraph, bad: dict[str, Any]) -> None:
     answer = raw.session.put(f"{raw.sandbox.url}/_sandbox/faults", json=bad, timeout=10)

@@ -12,6 +12,7 @@ def register_all(ctx: SandboxContext) -> None:
     """Register every route group."""
     from automation.sandbox.routes import (
         batch,
+        calendar,
         drive,
         mail,
         planner,
@@ -20,5 +21,5 @@ def register_all(ctx: SandboxContext) -> None:
         users,
     )
 
-    for module in (sites, site_permissions, drive, planner, users, mail, batch):
+    for module in (sites, site_permissions, drive, planner, users, mail, calendar, batch):
         module.register(ctx)

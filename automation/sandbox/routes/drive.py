@@ -428,8 +428,10 @@ class DriveStore:
                 return candidate
             number += 1
 
-    def new_folder(self, parent: dict[str, Any], name: str, who: dict[str, Any]) -> dict[str, Any]:
-        """Create a folder under ``parent``."""
+    def _new_record(
+        self, parent: dict[str, Any], name: str, who: dict[str, Any], *, folder: bool
+    ) -> dict[str, Any]:
+        """A new driveItem under ``parent`` (version 1), not yet stored."""
         stamp = now_iso()
         record: dict[str, Any] = {
             "id": _new_item_id(),
@@ -442,8 +444,15 @@ class DriveStore:
             "_parent": parent["id"],
             "_guid": new_guid().upper(),
             "_version": 1,
-            "_folder": True,
+            "_folder": folder,
         }
+        if not folder:
+            record["_content_version"] = 1
+        return record
+
+    def new_folder(self, parent: dict[str, Any], name: str, who: dict[str, Any]) -> dict[str, Any]:
+        """Create a folder under ``parent``."""
+        record = self._new_record(parent, name, who, folder=True)
         self.items[record["id"]] = record
         return record
 
@@ -491,20 +500,7 @@ class DriveStore:
             record["lastModifiedDateTime"] = stamp
             record["lastModifiedBy"] = who
         else:
-            record = {
-                "id": _new_item_id(),
-                "name": name,
-                "createdDateTime": stamp,
-                "lastModifiedDateTime": stamp,
-                "createdBy": who,
-                "lastModifiedBy": who,
-                "_drive": parent["_drive"],
-                "_parent": parent["id"],
-                "_guid": new_guid().upper(),
-                "_version": 1,
-                "_content_version": 1,
-                "_folder": False,
-            }
+            record = self._new_record(parent, name, who, folder=False)
             record["_blob"] = f"drive-{record['id']}"
             self.items[record["id"]] = record
         record["_size"] = len(content)

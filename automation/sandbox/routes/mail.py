@@ -1,15 +1,18 @@
 """Sandbox routes: sending mail from a mailbox and reading it back.
 
 Over 500 lines on purpose: one handler per served Outlook route plus the MIME rendering
-the demo and tests read; ``$filter`` parsing lives in :mod:`automation.sandbox.odata` and upload
-sessions in :mod:`automation.sandbox.uploads`.
+the demo and tests read; ``$filter`` parsing lives in :mod:`automation.sandbox.odata`,
+extended properties in :mod:`automation.sandbox.extended_properties` and upload sessions in
+:mod:`automation.sandbox.uploads`.
 
 State: ``tenant.data["mailboxes"][upn_lower]["messages"]`` holds Drafts and Sent Items
 (keys starting with ``_`` are bookkeeping: folder, attachments). Every accepted send, even
 with ``saveToSentItems`` false, is appended to ``tenant.data["delivered"]`` and archived in
 ``tenant.data["mail_archive"]`` so tests and the demo can count mails and write .eml files
 (:func:`delivered`, :func:`message_mime`). A per-mailbox restriction in the style of an
-Exchange application access policy is switched with :func:`deny_mailbox`/:func:`allow_mailbox`.
+Exchange application access policy is switched with :func:`deny_mailbox`/:func:`allow_mailbox`
+(one mailbox refused) or :func:`restrict_mailboxes` (only these mailboxes reachable); the
+calendar routes honour the same policy.
 
 Sent Items lag (fault ``sent_items_delay``, off by default): a sent message reaches Sent Items
 only that many seconds after the 202; meanwhile it is nowhere (``sent_items_lag:
@@ -40,6 +43,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from automation.sandbox import extended_properties
 from automation.sandbox.framework import (
     ApiError,
     Request,
@@ -51,7 +55,6 @@ from automation.sandbox.framework import (
     now_iso,
     select_fields,
 )
-from automation.sandbox.odata import FilterSyntaxError, Node, parse_filter
 from automation.sandbox.uploads import (
     UploadKind,
     content_range,
@@ -70,8 +73,10 @@ __all__ = [
     "allow_mailbox",
     "delivered",
     "deny_mailbox",
+    "mailbox_access",
     "message_mime",
     "register",
+    "restrict_mailboxes",
 ]
 
 MiB = 1024 * 1024
@@ -102,12 +107,6 @@ ARCHIVE = "mail_archive"
 DELIVERED = "delivered"
 
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
-_PROPERTY_ID = re.compile(
-    r"^\s*(?P<type>[A-Za-z]+)\s+\{(?P<guid>[0-9A-Fa-f-]{36})\}\s+Name\s+(?P<name>\S.*?)\s*$"
-)
-_PROPERTY_TAG = re.compile(
-    r"^\s*[A-Za-z]+\s+(\{[0-9A-Fa-f-]{36}\}\s+(Name\s+\S.*|Id\s+0x[0-9A-Fa-f]+)|0x[0-9A-Fa-f]+)\s*$"
-)
 _FILTERABLE = ("subject", "internetMessageId", "conversationId")
 _ORDERABLE = ("receivedDateTime", "sentDateTime", "createdDateTime", "subject")
 
@@ -129,6 +128,18 @@ def allow_mailbox(tenant: Tenant, upn: str) -> None:
         policy = tenant.data.setdefault("mail_policy", {})
         denied = policy.setdefault("denied_mailboxes", [])
         policy["denied_mailboxes"] = [entry for entry in denied if entry != upn.lower()]
+        tenant.save()
+
+
+def restrict_mailboxes(tenant: Tenant, upns: list[str] | None) -> None:
+    """Scope the app to these mailboxes only (a RestrictAccess policy or an RBAC for
+    Applications management scope); every other mailbox answers 403. ``None`` lifts it."""
+    with tenant.lock:
+        policy = tenant.data.setdefault("mail_policy", {})
+        if upns is None:
+            policy.pop("allowed_mailboxes", None)
+        else:
+            policy["allowed_mailboxes"] = sorted({upn.lower() for upn in upns})
         tenant.save()
 
 
@@ -245,21 +256,6 @@ def _recipients(value: object, field: str, user_names: dict[str, str]) -> list[d
     return out
 
 
-def _property_key(property_id: str) -> tuple[str, str, str] | None:
-    """(type lower, GUID lower, Name as written) of a named property id."""
-    found = _PROPERTY_ID.match(property_id)
-    if not found:
-        return None
-    return found["type"].lower(), found["guid"].lower(), found["name"]
-
-
-def _same_property(a: str, b: str) -> bool:
-    key_a, key_b = _property_key(a), _property_key(b)
-    if key_a is None or key_b is None:
-        return " ".join(a.split()).lower() == " ".join(b.split()).lower()
-    return key_a == key_b
-
-
 # -- message filters ----------------------------------------------------------------------------
 def _message_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     """A predicate over stored messages for the supported ``$filter`` forms.
@@ -268,56 +264,7 @@ def _message_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     ``singleValueExtendedProperties/any(ep: ep/id eq '…' [and ep/value eq '…'])``, combined
     with ``and``/``or`` (the forms on the message-list and extended-property pages).
     """
-    try:
-        tree = parse_filter(text)
-    except FilterSyntaxError as exc:
-        raise _bad_filter() from exc
-    return _message_predicate(tree)
-
-
-def _message_predicate(node: Node) -> Callable[[dict[str, Any]], bool]:
-    if node[0] in ("and", "or"):
-        parts = [_message_predicate(child) for child in node[1]]
-        combine = all if node[0] == "and" else any
-        return lambda message: combine(part(message) for part in parts)
-    if node[0] == "any":
-        _, path, variable, body = node
-        if str(path).lower() != "singlevalueextendedproperties":
-            raise _bad_filter()
-        matches = _property_predicate(variable, body)
-        return lambda message: any(
-            matches(prop) for prop in message.get("singleValueExtendedProperties") or []
-        )
-    _, path, op, (kind, value) = node
-    prop = next((p for p in _FILTERABLE if p.lower() == str(path).lower()), None)
-    if prop is None or op != "eq" or kind != "str":
-        raise _bad_filter()
-    wanted = str(value).lower()
-    return lambda message: str(message.get(prop) or "").lower() == wanted
-
-
-def _property_predicate(variable: str, node: Node) -> Callable[[dict[str, Any]], bool]:
-    """Inside ``any(ep: …)``: ``ep/id eq '…'`` and ``ep/value eq '…'`` joined by and/or."""
-    if node[0] in ("and", "or"):
-        parts = [_property_predicate(variable, child) for child in node[1]]
-        combine = all if node[0] == "and" else any
-        return lambda prop: combine(part(prop) for part in parts)
-    if node[0] != "cmp":
-        raise _bad_filter()
-    _, path, op, (kind, value) = node
-    owner, _, member = str(path).partition("/")
-    if owner != variable or op != "eq" or kind != "str" or member.lower() not in ("id", "value"):
-        raise _bad_filter()
-    wanted = str(value)
-    if member.lower() == "id":
-        return lambda prop: _same_property(str(prop["id"]), wanted)
-    return lambda prop: str(prop["value"]).lower() == wanted.lower()
-
-
-def _bad_filter() -> ApiError:
-    return ApiError(
-        400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes."
-    )
+    return extended_properties.item_filter(text, _FILTERABLE)
 
 
 def _order(messages: list[dict[str, Any]], orderby: str | None) -> list[dict[str, Any]]:
@@ -329,40 +276,6 @@ def _order(messages: list[dict[str, Any]], orderby: str | None) -> list[dict[str
     if prop is None or len(parts) > 2 or direction not in {"asc", "desc"}:
         raise ApiError(400, "BadRequest", f"The $orderby expression '{orderby}' is not supported.")
     return sorted(messages, key=lambda m: str(m.get(prop) or ""), reverse=direction == "desc")
-
-
-def _expand_id_filter(options: str) -> str:
-    """The id in ``$filter=id eq '…'`` inside ``$expand=singleValueExtendedProperties(…)``."""
-    name, equals, text = options.partition("=")
-    if not equals or name.strip().lower() not in ("$filter", "filter"):
-        raise _bad_filter()
-    try:
-        tree = parse_filter(text)
-    except FilterSyntaxError as exc:
-        raise _bad_filter() from exc
-    if tree[0] != "cmp" or str(tree[1]).lower() != "id" or tree[2] != "eq" or tree[3][0] != "str":
-        raise _bad_filter()
-    return str(tree[3][1])
-
-
-def _expand_properties(text: str) -> tuple[bool, str | None, bool]:
-    """From ``$expand``: (expand properties?, id filter or None, expand attachments?)."""
-    want_props, prop_filter, want_attachments = False, None, False
-    for part in re.split(r",(?![^(]*\))", text):
-        part = part.strip()
-        if not part:
-            continue
-        name, _, options = part.partition("(")
-        if name.strip().lower() == "attachments":
-            want_attachments = True
-            continue
-        if name.strip().lower() != "singlevalueextendedproperties":
-            raise ApiError(400, "BadRequest", f"Could not find a property named '{name}'.")
-        want_props = True
-        options = options.rstrip(")").strip()
-        if options:
-            prop_filter = _expand_id_filter(options)
-    return want_props, prop_filter, want_attachments
 
 
 def user_for(ctx: SandboxContext, request: Request) -> dict[str, Any]:
@@ -380,18 +293,31 @@ def user_for(ctx: SandboxContext, request: Request) -> dict[str, Any]:
     )
 
 
+def mailbox_access(
+    ctx: SandboxContext, request: Request, roles: frozenset[str]
+) -> tuple[dict[str, Any], str]:
+    """(the user, their mailbox key) once the app's roles and the mailbox policy allow it.
+
+    The policy is Exchange's, not Graph's: an application access policy or RBAC for
+    Applications covers mail and calendars alike (graph.md §5), so the calendar routes use
+    this check too.
+    """
+    user = user_for(ctx, request)
+    _require(request, roles)
+    upn = str(user["userPrincipalName"]).lower()
+    policy = ctx.tenant.data.get("mail_policy", {})
+    allowed = policy.get("allowed_mailboxes")
+    if upn in policy.get("denied_mailboxes", []) or (allowed is not None and upn not in allowed):
+        raise ApiError(403, "ErrorAccessDenied", POLICY_DENIED)
+    return user, upn
+
+
 def mailbox_for(
     ctx: SandboxContext, request: Request, roles: frozenset[str]
 ) -> tuple[dict[str, Any], str]:
     """(the user, their mailbox key) after the permission and policy checks."""
-    tenant = ctx.tenant
-    user = user_for(ctx, request)
-    _require(request, roles)
-    upn = str(user["userPrincipalName"]).lower()
-    denied = tenant.data.get("mail_policy", {}).get("denied_mailboxes", [])
-    if upn in denied:
-        raise ApiError(403, "ErrorAccessDenied", POLICY_DENIED)
-    mailbox = tenant.table("mailboxes").setdefault(upn, {"messages": {}})
+    user, upn = mailbox_access(ctx, request, roles)
+    mailbox = ctx.tenant.table("mailboxes").setdefault(upn, {"messages": {}})
     mailbox.setdefault("messages", {})
     folders = mailbox.setdefault("folders", {})
     for name in WELL_KNOWN_FOLDERS:
@@ -482,18 +408,7 @@ def build_message(
                 "InvalidInternetMessageHeader",
                 f"The internet message header name '{name}' should start with 'x-' or 'X-'.",
             )
-    properties = body.get("singleValueExtendedProperties") or []
-    if not isinstance(properties, list):
-        raise ApiError(
-            400, "RequestBodyRead", "'singleValueExtendedProperties' must be a collection."
-        )
-    for prop in properties:
-        if (
-            not isinstance(prop, dict)
-            or not isinstance(prop.get("id"), str)
-            or not _PROPERTY_TAG.match(prop["id"])
-        ):
-            raise ApiError(400, "ErrorInvalidProperty", "The extended property id is not valid.")
+    properties = extended_properties.validated(body.get("singleValueExtendedProperties"))
     content = body.get("body") or {"contentType": "text", "content": ""}
     if not isinstance(content, dict):
         raise ApiError(400, "RequestBodyRead", "'body' must be an itemBody.")
@@ -552,9 +467,7 @@ def build_message(
         "internetMessageHeaders": [
             {"name": str(h["name"]), "value": str(h.get("value") or "")} for h in headers
         ],
-        "singleValueExtendedProperties": [
-            {"id": str(p["id"]), "value": str(p.get("value") or "")} for p in properties
-        ],
+        "singleValueExtendedProperties": properties,
         "_folder": "drafts" if draft else "sentitems",
         "_mailbox": upn,
         "_attachments": attachments,
@@ -662,16 +575,14 @@ def message_json(
         out.update(public)
     expand = request.query.get("$expand")
     if expand:
-        want_props, prop_filter, want_attachments = _expand_properties(expand)
-        if want_props:
-            props = [
-                dict(p)
-                for p in message.get("singleValueExtendedProperties") or []
-                if prop_filter is None or _same_property(str(p["id"]), prop_filter)
-            ]
+        asked = extended_properties.parse_expand(expand, frozenset({"attachments"}))
+        if asked.properties:
+            props = extended_properties.expanded(
+                message.get("singleValueExtendedProperties") or [], asked.property_filter
+            )
             if props:
                 out["singleValueExtendedProperties"] = props
-        if want_attachments:
+        if "attachments" in asked.others:
             out["attachments"] = [attachment_json(ctx, a) for a in message["_attachments"]]
     return out
 

@@ -382,6 +382,16 @@ def get_list(ctx: SandboxContext, request: Request) -> Response:
     return json_response(200, select_fields(view, select) if select else view)
 
 
+def delete_list(ctx: SandboxContext, request: Request) -> Response:
+    """list-delete page: ``DELETE /sites/{site-id}/lists/{list-id}`` -> 204 (to the recycle bin).
+
+    Managing lists is a Sites.Manage.All-level operation, as creating them is.
+    """
+    _site, record = list_of(ctx, request, Access.MANAGE)
+    del _lists(ctx.tenant)[record["resource"]["id"]]
+    return empty_response(204)
+
+
 # columns ----------------------------------------------------------------------------
 def get_columns(ctx: SandboxContext, request: Request) -> Response:
     _site, record = list_of(ctx, request)
@@ -705,6 +715,7 @@ def register(ctx: SandboxContext) -> None:
     )
     add("POST", "/sites/{site-id}/lists", bind(create_list, ctx), returns="microsoft.graph.list")
     add("GET", base, bind(get_list, ctx), returns="microsoft.graph.list")
+    add("DELETE", base, bind(delete_list, ctx))
     col = "microsoft.graph.columnDefinition"
     add("GET", f"{base}/columns", bind(get_columns, ctx), returns=col, collection=True)
     add("POST", f"{base}/columns", bind(create_column, ctx), returns=col)

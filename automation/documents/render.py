@@ -1,20 +1,25 @@
 """Render the Section 55 Word draft from the docxtpl template.
 
-The template (``templates/section55_response.docx``) is a Word document with Jinja tags that
-staff may edit in Word. Rendering is strict: a tag naming a variable this module does not
-provide, or any Jinja error, raises :class:`~automation.errors.TemplateError` naming the
-template and the problem, so a broken edit is noticed instead of producing a silently wrong
-draft. Values are data, never template: they are escaped for XML (autoescape) and never
-parsed by Jinja, so ``{{ x }}`` in a title appears literally.
+The template (``automation/templates/section55_response.docx``, or the office's copy in
+``templates_dir``) is a Word document with Jinja tags that staff may edit in Word. Rendering
+is strict: a tag naming a variable this module does not provide, or any Jinja error, raises
+:class:`~automation.errors.TemplateError` naming the template and the problem, so a broken
+edit is noticed instead of producing a silently wrong draft. Values are data, never
+template: they are escaped for XML (autoescape) and never parsed by Jinja, so ``{{ x }}`` in
+a title appears literally.
 
 Word's autocorrect turns straight quotes typed inside a tag into curly quotes; docxtpl turns
 curly double and single quotes back into straight ones before Jinja sees them, so those
 edits keep working. Other quote characters (for example „ or «) are a syntax error.
 
-The variables a template may use are :data:`KNOWN_PLACEHOLDERS`. ``recommendations`` and
-``areas_for_improvement`` are lists of items with ``number`` and ``text``; the matching
-``recommendations_note``/``afi_note`` is a sentence to show when the list is empty or shorter
-than the report's count, and "" otherwise.
+The variables a template may use are :data:`KNOWN_PLACEHOLDERS`. ``recommendations``,
+``areas_for_improvement`` and ``causes_of_concern`` are lists of items with ``number`` (the
+report's own, or the position when the report gives none), ``text`` and ``addressee``; the
+matching ``recommendations_note``/``afi_note`` is a sentence to show when the list is empty
+or shorter than the report's count ("" otherwise), and ``recommendations_note_missing``/
+``afi_note_missing`` say that the findings could not be read (the template then shows a
+prompt). ``report_link`` is the report's title as a hyperlink to the report (use it as
+``{{r report_link }}``); ``fire`` is true for a fire and rescue report (not Section 55).
 """
 
 from __future__ import annotations
@@ -31,31 +36,19 @@ from typing import Any
 
 import jinja2
 from docx.oxml import parse_xml
-from docxtpl import DocxTemplate
+from docxtpl import DocxTemplate, RichText
 from jinja2 import meta
 
+from automation.documents.wording import KEY_FINDINGS_PROMPT
 from automation.domain.calendar import long_date
+from automation.domain.publications import Finding
 from automation.domain.text import ELLIPSIS
 from automation.errors import TemplateError
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "KNOWN_PLACEHOLDERS",
-    "DraftContext",
-    "NumberedItem",
-    "check_template",
-    "draft_filename",
-    "format_long_date",
-    "render_draft",
-    "sanitise_text",
-    "template_placeholders",
-]
-
-KEY_FINDINGS_PLACEHOLDER = (
-    "[To be completed: a summary of the report's key findings, taken from the report.]"
-)
-UNKNOWN_FROM_REPORT = "To be completed from the report."
+KEY_FINDINGS_PLACEHOLDER = KEY_FINDINGS_PROMPT
+"""The old name of the key findings prompt."""
 NO_RECOMMENDATIONS = "There are no recommendations made."
 NO_AREAS_FOR_IMPROVEMENT = "There are no areas for improvement made."
 
@@ -77,6 +70,19 @@ KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
         "areas_for_improvement",
         "afi_count",
         "afi_note",
+        # Since issue 12 (the old names above still render, e.g. deadline_rule_note).
+        "office_name",
+        "commissioner",
+        "commissioner_short",
+        "chief_officer",
+        "panel",
+        "inspected",
+        "fire",
+        "report_link",
+        "recommendations_intro",
+        "recommendations_note_missing",
+        "afi_note_missing",
+        "causes_of_concern",
     }
 )
 
@@ -96,7 +102,14 @@ _FILENAME_FALLBACK = "Section 55 response"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DraftContext:
-    """Everything the Word draft shows, as plain values."""
+    """Everything the Word draft shows, as plain values.
+
+    ``commissioner`` is the office holder's title ("Police and Crime Commissioner", or
+    "Police, Fire and Crime Commissioner"); ``fire`` marks a report on the office's fire and
+    rescue service, ``inspected`` (default: the force) the body the report inspects.
+    ``deadline_rule_note`` is kept for templates that still show it; the shipped template
+    does not print it (the rule is in the tracker).
+    """
 
     pcc_area: str
     force_name: str
@@ -108,18 +121,25 @@ class DraftContext:
     deadline: date
     deadline_rule_note: str
     key_findings: str = ""
-    recommendations: tuple[str, ...] = ()
+    recommendations: tuple[Finding, ...] = ()
     recommendation_count: int | None = None
-    areas_for_improvement: tuple[str, ...] = ()
+    recommendations_left_out: int = 0
+    areas_for_improvement: tuple[Finding, ...] = ()
     afi_count: int | None = None
+    causes_of_concern: tuple[Finding, ...] = ()
+    office_name: str = ""
+    commissioner: str = "Police and Crime Commissioner"
+    fire: bool = False
+    inspected: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NumberedItem:
-    """One recommendation or area for improvement as the template sees it."""
+    """One recommendation, area for improvement or cause of concern as the template sees it."""
 
-    number: int
+    number: str
     text: str
+    addressee: str = ""
 
 
 format_long_date = long_date
@@ -143,68 +163,140 @@ def sanitise_text(value: str, *, field: str) -> str:
 
 
 def _count_note(
-    listed: int, count: int | None, *, none_sentence: str, singular: str, plural: str, verb: str
-) -> str:
-    if listed:
-        if count is not None and count > listed:
-            are = "is" if listed == 1 else "are"
+    read: int,
+    count: int | None,
+    *,
+    none_sentence: str,
+    singular: str,
+    plural: str,
+    verb: str,
+    some_left_out: bool = False,
+) -> tuple[str, bool]:
+    """The sentence under a list of findings, and whether they could not be read at all."""
+    if read:
+        if count is not None and count > read:
+            are = "is" if read == 1 else "are"
+            where = "could be read from it" if some_left_out else "listed above"
             return (
-                f"The report {verb} {count} {plural}; only {listed} {are} listed above. "
-                "See the report for the rest."
+                f"The report {verb} {count} {plural}; only {read} {are} {where}. "
+                "See the report for the rest.",
+                False,
             )
-        return ""
+        return "", False
     if count is None:
-        return UNKNOWN_FROM_REPORT
+        return "", True
     if count == 0:
-        return none_sentence
+        return none_sentence, False
     noun = singular if count == 1 else plural
-    return f"The report {verb} {count} {noun}; see the report."
+    return f"The report {verb} {count} {noun}; see the report.", True
 
 
-def _items(values: Iterable[str], field: str) -> list[NumberedItem]:
+def _recommendations_intro(listed: int, left_out: int, count: int | None) -> str:
+    """ "The report makes 21 recommendations; 3 are for policing ..." when some were left out."""
+    if not left_out:
+        return ""
+    total = max(count or 0, listed + left_out)
+    noun = "recommendation" if total == 1 else "recommendations"
+    if not listed:
+        return (
+            f"The report makes {total} {noun}; none is for policing (chief constables, "
+            "commissioners or police forces), so none is listed here."
+        )
+    are = "is" if listed == 1 else "are"
+    others = "is" if left_out == 1 else "are"
+    return (
+        f"The report makes {total} {noun}; {listed} {are} for policing (chief constables, "
+        f"commissioners or police forces) and {are} set out below with the report's own "
+        f"numbers. The other {left_out} {others} for other bodies."
+    )
+
+
+def _items(values: Iterable[Finding], field: str) -> list[NumberedItem]:
     return [
-        NumberedItem(number=index, text=sanitise_text(text, field=f"{field}[{index}]"))
-        for index, text in enumerate(values, start=1)
+        NumberedItem(
+            number=sanitise_text(finding.number, field=f"{field}[{index}].number") or str(index),
+            text=sanitise_text(finding.text, field=f"{field}[{index}]"),
+            addressee=sanitise_text(finding.addressee, field=f"{field}[{index}].addressee"),
+        )
+        for index, finding in enumerate(values, start=1)
     ]
 
 
 def _render_context(ctx: DraftContext) -> dict[str, Any]:
-    """The Jinja context for ``ctx``: sanitised strings, formatted dates, computed notes."""
+    """The Jinja context for ``ctx``: sanitised strings, formatted dates, computed notes.
+
+    ``report_link`` is (text, url) here; `_render` turns it into a hyperlink.
+    """
     recommendations = _items(ctx.recommendations, "recommendations")
     afis = _items(ctx.areas_for_improvement, "areas_for_improvement")
+    concerns = _items(ctx.causes_of_concern, "causes_of_concern")
     key_findings = sanitise_text(ctx.key_findings, field="key_findings").strip()
+    pcc_area = sanitise_text(ctx.pcc_area, field="pcc_area")
+    force_name = sanitise_text(ctx.force_name, field="force_name")
+    commissioner = sanitise_text(ctx.commissioner, field="commissioner")
+    pfcc = "fire" in commissioner.lower()
+    title = sanitise_text(ctx.title, field="title")
+    recommendations_note, recommendations_missing = _count_note(
+        len(recommendations) + ctx.recommendations_left_out,
+        ctx.recommendation_count,
+        none_sentence=NO_RECOMMENDATIONS,
+        singular="recommendation",
+        plural="recommendations",
+        verb="makes",
+        some_left_out=ctx.recommendations_left_out > 0,
+    )
+    afi_note, afi_missing = _count_note(
+        len(afis),
+        ctx.afi_count,
+        none_sentence=NO_AREAS_FOR_IMPROVEMENT,
+        singular="area for improvement",
+        plural="areas for improvement",
+        verb="identifies",
+    )
     return {
-        "pcc_area": sanitise_text(ctx.pcc_area, field="pcc_area"),
-        "force_name": sanitise_text(ctx.force_name, field="force_name"),
-        "title": sanitise_text(ctx.title, field="title"),
+        "office_name": sanitise_text(ctx.office_name, field="office_name")
+        or f"Office of the {pcc_area} {commissioner}",
+        "commissioner": commissioner,
+        "commissioner_short": "PFCC" if pfcc else "PCC",
+        "chief_officer": "Chief Fire Officer" if ctx.fire else "Chief Constable",
+        "panel": "Police, Fire and Crime Panel" if pfcc else "Police and Crime Panel",
+        "inspected": sanitise_text(ctx.inspected, field="inspected") or force_name,
+        "fire": ctx.fire,
+        "pcc_area": pcc_area,
+        "force_name": force_name,
+        "title": title,
         "published_on": format_long_date(ctx.published_on),
         "publication_types": sanitise_text(ctx.publication_types, field="publication_types"),
         "police_forces": sanitise_text(ctx.police_forces, field="police_forces"),
         "report_url": sanitise_text(ctx.report_url, field="report_url"),
+        "report_link": (title, sanitise_text(ctx.report_url, field="report_url")),
         "deadline": format_long_date(ctx.deadline),
         "deadline_rule_note": sanitise_text(ctx.deadline_rule_note, field="deadline_rule_note"),
-        "key_findings": key_findings or KEY_FINDINGS_PLACEHOLDER,
+        "key_findings": key_findings,
+        "recommendations_intro": _recommendations_intro(
+            len(recommendations), ctx.recommendations_left_out, ctx.recommendation_count
+        ),
         "recommendations": recommendations,
         "recommendation_count": ctx.recommendation_count,
-        "recommendations_note": _count_note(
-            len(recommendations),
-            ctx.recommendation_count,
-            none_sentence=NO_RECOMMENDATIONS,
-            singular="recommendation",
-            plural="recommendations",
-            verb="makes",
-        ),
+        "recommendations_note": recommendations_note,
+        "recommendations_note_missing": recommendations_missing,
         "areas_for_improvement": afis,
         "afi_count": ctx.afi_count,
-        "afi_note": _count_note(
-            len(afis),
-            ctx.afi_count,
-            none_sentence=NO_AREAS_FOR_IMPROVEMENT,
-            singular="area for improvement",
-            plural="areas for improvement",
-            verb="identifies",
-        ),
+        "afi_note": afi_note,
+        "afi_note_missing": afi_missing,
+        "causes_of_concern": concerns,
     }
+
+
+def _link(tpl: Any, value: Any) -> Any:
+    """The report's title as a hyperlink to its address (plain text for a non-web address)."""
+    if not isinstance(value, tuple):
+        return value
+    text, url = value
+    label = text or url
+    if not url.lower().startswith(("https://", "http://")):
+        return RichText(label)
+    return RichText(label, url_id=tpl.build_url_id(url), style="Hyperlink")
 
 
 def _jinja_env() -> jinja2.Environment:
@@ -293,8 +385,10 @@ def _render(template: Path, data: bytes, context: Mapping[str, Any]) -> bytes:
     unknown = _parse(template, tpl, env) - KNOWN_PLACEHOLDERS - set(env.globals)
     if unknown:
         raise TemplateError(_unknown_problem(template, unknown))
+    values = dict(context)
+    values["report_link"] = _link(tpl, values.get("report_link"))
     try:
-        tpl.render(dict(context), jinja_env=env, autoescape=True)
+        tpl.render(values, jinja_env=env, autoescape=True)
         out = io.BytesIO()
         tpl.save(out)
     except jinja2.TemplateError as exc:
@@ -329,14 +423,18 @@ def _sample_contexts() -> list[DraftContext]:
         deadline=date(2023, 9, 13),
         deadline_rule_note="56 days beginning with the day of publication",
         key_findings="Sample findings.",
-        recommendations=("First.", "Second."),
+        recommendations=(
+            Finding(number="19", text="First.", addressee="chief constables"),
+            Finding(number="", text="Second."),
+        ),
         recommendation_count=3,
-        areas_for_improvement=("Only.",),
+        areas_for_improvement=(Finding(number="", text="Only."),),
         afi_count=1,
+        causes_of_concern=(Finding(number="1", text="A concern."),),
     )
     return [
         base,
-        replace(base, recommendations=(), areas_for_improvement=()),
+        replace(base, recommendations=(), areas_for_improvement=(), recommendations_left_out=2),
         replace(
             base,
             key_findings="",
@@ -344,7 +442,11 @@ def _sample_contexts() -> list[DraftContext]:
             recommendation_count=None,
             areas_for_improvement=(),
             afi_count=0,
+            causes_of_concern=(),
             deadline_rule_note="",
+            fire=True,
+            commissioner="Police, Fire and Crime Commissioner",
+            inspected="Sample Fire and Rescue Service",
         ),
     ]
 
