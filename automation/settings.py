@@ -240,7 +240,7 @@ class ReminderSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """The `run` service's schedule."""
+    """The `run` service's schedule; ``reminders_at`` also governs ``once`` (timers)."""
 
     interval_minutes: int = Field(default=15, ge=1)
     interval_seconds: int | None = Field(default=None, ge=1)

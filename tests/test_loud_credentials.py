@@ -15,10 +15,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from automation.app import App
 from automation.cli import main
@@ -30,6 +26,7 @@ from automation.jobs.provision import provision
 from automation.sandbox.server import Sandbox
 from automation.settings import load_settings
 from tests import feeds
+from tests.graph.test_auth_unit import make_cert
 from tests.service_env import make_settings
 
 WRONG_SECRET = "Wr0ng~SecretValue.for-exit-code-test"
@@ -189,30 +186,9 @@ def test_doctor_warns_before_the_secret_expires_and_fails_after(
 
 
 def _certificate(tmp_path: Path, days_left: int) -> Path:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "s55 test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=400))
-        .not_valid_after(now + dt.timedelta(days=days_left))
-        .sign(key, hashes.SHA256())
-    )
-    from cryptography.hazmat.primitives import serialization
-
+    key_pem, cert_pem, _cert = make_cert(valid_days=days_left)
     pem = tmp_path / f"cert-{days_left}.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + cert.public_bytes(serialization.Encoding.PEM)
-    )
+    pem.write_text(key_pem + cert_pem, encoding="ascii")
     return pem
 
 
@@ -237,3 +213,36 @@ def test_certificate_expiry_is_read_from_the_file(
     expiry = credential_expiry(settings, now=dt.datetime.now(dt.UTC))
     assert expiry.expired is expired
     assert says in expiry.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/reports/peel/", "OK", "report pages on 127.0.0.1 readable"),
+        ("/reports/missing/", "FAIL", "report pages on 127.0.0.1 answer HTTP 404"),
+    ],
+)
+def test_doctor_checks_report_pages_when_they_are_read(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    status: str,
+    says: str,
+) -> None:
+    sandbox.set_page("/reports/peel/", b"<html><title>PEEL</title></html>", "text/html")
+    item = feeds.Item(
+        title="PEEL 2025-27: An inspection of Norfolk Constabulary",
+        link=f"{sandbox.url}{path}",
+        pub_date="Thu, 03 Aug 2023 23:01:00 +0000",
+        categories=("PEEL", "Norfolk Constabulary"),
+    )
+    sandbox.set_page("/feed/", feeds.rss([item]))
+    settings = make_settings(sandbox, tmp_path / "state", fetch_report_pages=True)
+    run_doctor(settings)
+    lines = capsys.readouterr().out.splitlines()
+    [feed] = [line for line in lines if line[5:].startswith("feed:")]
+    assert feed.startswith(f"{status:<4} feed:")
+    assert says in feed
+    if status == "FAIL":
+        assert "fetch_report_pages = false" in lines[lines.index(feed) + 1]

@@ -10,10 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import pty
-import select
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +23,7 @@ from automation.jobs.provision import provision
 from automation.sandbox.server import Sandbox
 from tests import feeds
 from tests.service_env import make_settings
+from tests.terminal import run_on_terminal
 
 
 def _item(n: int, day: dt.date) -> feeds.Item:
@@ -127,44 +124,15 @@ def test_backfill_with_tasks_sets_up_the_past_too(
     assert record.tasks
 
 
-def _read_all(fd: int, proc: subprocess.Popen[bytes]) -> bytes:
-    chunks = []
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        elif proc.poll() is not None:
-            break
-    return b"".join(chunks)
-
-
 def test_backfill_shows_a_progress_bar_on_a_terminal(
     sandbox: Sandbox, tmp_path: Path, config: Path
 ) -> None:
     _serve_pages(sandbox)
-    leader, follower = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOMATION_")}
     env["AUTOMATION_FETCH_REPORT_PAGES"] = "false"
     argv = ["backfill", "--since", "2023-03-01", "--as-of", AS_OF, "--config", str(config)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "automation", *argv],
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    try:
-        output = _read_all(leader, proc).decode("utf-8", "replace")
-        assert proc.wait(timeout=60) == ExitCode.OK, output
-    finally:
-        os.close(leader)
+    code, output = run_on_terminal(argv, env)
+    assert code == ExitCode.OK, output
     assert "feed pages" in output
     assert "filing: 100%" in output
     assert "6/6" in output

@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import pty
-import select
 import subprocess
 import sys
 import urllib.request
@@ -35,6 +33,7 @@ from automation.sandbox.server import Sandbox
 from automation.service import JobSpec, Service
 from tests import feeds
 from tests.service_env import make_settings
+from tests.terminal import run_on_terminal
 
 EIGHT = dt.time(8, 0)
 
@@ -140,23 +139,6 @@ def test_help_describes_every_command_with_exit_codes(capsys: pytest.CaptureFixt
     assert "examples:" in parser.format_help()
 
 
-def _read_all(fd: int, proc: subprocess.Popen[bytes]) -> str:
-    chunks = []
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        elif proc.poll() is not None:
-            break
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_each_action_is_printed_once_on_a_terminal_and_kept_in_a_log(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -166,26 +148,14 @@ def test_each_action_is_printed_once_on_a_terminal_and_kept_in_a_log(
     config.write_text(config_text(sandbox.info(), state_dir=tmp_path / "state"), "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOMATION_")}
     env["AUTOMATION_FETCH_REPORT_PAGES"] = "false"
-    argv = [sys.executable, "-m", "automation", "once", "--config", str(config)]
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [*argv, "--as-of", "2023-08-08", "--dry-run"],
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    try:
-        output = _read_all(leader, proc)
-        assert proc.wait(timeout=60) == ExitCode.OK, output
-    finally:
-        os.close(leader)
+    argv = ["once", "--config", str(config), "--as-of", "2023-08-08", "--dry-run"]
+    code, output = run_on_terminal(argv, env)
+    assert code == ExitCode.OK, output
     filed = [line for line in output.splitlines() if "would file 'PEEL 2023-25" in line]
     assert len(filed) == 1, output
     # stdout to a file, logs to the terminal or journal: the log keeps its copy.
     piped = subprocess.run(
-        [*argv, "--as-of", "2023-08-08", "--dry-run"],
+        [sys.executable, "-m", "automation", *argv],
         capture_output=True,
         text=True,
         env=env,

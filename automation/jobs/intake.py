@@ -219,14 +219,7 @@ class Intake:
                 etag=str(stored.get("etag", "")), last_modified=str(stored.get("last_modified", ""))
             )
             try:
-                result = feeds.fetch_feed(
-                    self.app.http,
-                    url,
-                    cache=cache,
-                    timeout=self.settings.timeout,
-                    max_bytes=self.settings.feed_max_bytes,
-                    verify=self.settings.verify,
-                )
+                result = self.fetch(url, cache)
             except FeedError as exc:
                 self.report.failure(url, f"feed not read: {exc.reason}")
                 continue
@@ -239,6 +232,21 @@ class Intake:
             for pub in result.publications:
                 publications.setdefault(pub.key, pub)
         return list(publications.values()), new_caches
+
+    def fetch(self, url: str, cache: feeds.FeedCache | None) -> feeds.FeedResult:
+        """One feed (or feed page) with the configured limits.
+
+        Raises:
+            FeedError: not fetched or not a feed.
+        """
+        return feeds.fetch_feed(
+            self.app.http,
+            url,
+            cache=cache,
+            timeout=self.settings.timeout,
+            max_bytes=self.settings.feed_max_bytes,
+            verify=self.settings.verify,
+        )
 
     def read_pages(self, since: dt.date) -> list[Publication]:
         """Every feed page by page (WordPress ``?paged=N``) back to ``since``.
@@ -254,14 +262,7 @@ class Intake:
             for page in range(1, feeds.MAX_PAGES + 1):
                 address = feeds.page_url(url, page)
                 try:
-                    result = feeds.fetch_feed(
-                        self.app.http,
-                        address,
-                        cache=None,
-                        timeout=self.settings.timeout,
-                        max_bytes=self.settings.feed_max_bytes,
-                        verify=self.settings.verify,
-                    )
+                    result = self.fetch(address, None)
                 except FeedError as exc:
                     if page > 1 and exc.reason.startswith("HTTP 404"):
                         break  # past the last page
