@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--data", type=Path, help="persist the tenant in this directory")
     sandbox.add_argument("--feed", type=Path, help="serve this file at /feed/")
     sandbox.add_argument("--faults", help="JSON fault plan, e.g. '{\"latency_ms\": 50}'")
+    report = sub.add_parser("report", parents=[common], help="build a report (panel: progress)")
+    report.add_argument("which", choices=("panel",))
+    report.add_argument("--as-of", type=_date, help="position as of this date (YYYY-MM-DD)")
+    report.add_argument("--format", choices=("docx", "csv"), default="docx")
+    report.add_argument("--output", type=Path, help="write here instead of uploading")
     demo = sub.add_parser("demo", parents=[common], help="the whole workflow on the sandbox")
     demo.add_argument("--output", type=Path, default=Path("demo-output"))
     return parser
@@ -135,6 +140,13 @@ def _service_command(args: argparse.Namespace) -> int:
         return commands.status(settings, as_of=args.as_of, fmt=args.format)
     if args.command == "backfill":
         return commands.backfill(settings, since=args.since, as_of=args.as_of)
+    if args.command == "report":
+        from automation.cli.report import run_report
+        from automation.domain.calendar import london_today
+
+        return run_report(
+            settings, as_of=args.as_of or london_today(), fmt=args.format, output=args.output
+        )
     raise SettingsError([f"unknown command {args.command}"])
 
 

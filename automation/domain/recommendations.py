@@ -27,6 +27,7 @@ __all__ = [
     "findings_of",
     "is_open_row",
     "keyed",
+    "number_order",
     "row_key",
     "with_draft",
 ]
@@ -148,10 +149,11 @@ def with_draft(extracted: Sequence[Finding], drafted: Sequence[Finding]) -> list
             Finding(kind=found.kind, number=found.number, text=found.text, addressee=addressee)
         )
     order = {kind: n for n, kind in enumerate(Kind)}
-    return sorted(out, key=lambda f: (order[f.kind], _number_order(f.number)))
+    return sorted(out, key=lambda f: (order[f.kind], number_order(f.number)))
 
 
-def _number_order(number: str) -> tuple[float, str]:
+def number_order(number: str) -> tuple[float, str]:
+    """A sort key that puts "2" before "10" and "1.2" between them; text last."""
     try:
         return float(number), number
     except ValueError:
