@@ -23,12 +23,11 @@ from automation.domain.recommendations import RecommendationRow
 
 __all__ = [
     "Cycle",
+    "CycleRules",
     "add_working_days",
-    "current_cycle",
     "digest_key",
     "is_due",
     "is_overdue",
-    "next_cycle",
 ]
 
 
@@ -60,77 +59,46 @@ def add_working_days(day: date, count: int) -> date:
     return day
 
 
-def _regular(year: int, every_months: int, response_days: int) -> list[Cycle]:
-    out = []
-    for month in range(1, 13, every_months):
-        start = next_working_day(date(year, month, 1))
-        out.append(
-            Cycle(
-                id=f"{year}-{month:02d}",
-                request_on=start,
-                due_by=add_working_days(start, response_days),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleRules:
+    """When cycles start and how long owners have (from ``settings.recommendations``)."""
+
+    every_months: int = 3
+    meetings: tuple[date, ...] = ()
+    days_before: int = 15
+    response_days: int = 10
+
+    def _regular(self, year: int) -> list[Cycle]:
+        out = []
+        for month in range(1, 13, self.every_months):
+            start = next_working_day(date(year, month, 1))
+            due = add_working_days(start, self.response_days)
+            out.append(Cycle(id=f"{year}-{month:02d}", request_on=start, due_by=due))
+        return out
+
+    def cycles(self, years: Sequence[int]) -> list[Cycle]:
+        """Every cycle of these years (and every Panel meeting's)."""
+        cycles = [c for year in years for c in self._regular(year)]
+        for meeting in self.meetings:
+            start = add_working_days(meeting, -self.days_before)
+            due = min(add_working_days(start, self.response_days), add_working_days(meeting, -1))
+            cycles.append(
+                Cycle(
+                    id=f"panel-{meeting.isoformat()}", request_on=start, due_by=due, meeting=meeting
+                )
             )
-        )
-    return out
+        return cycles
 
+    def current(self, today: date) -> Cycle:
+        """The latest cycle whose request day is on or before ``today``."""
+        started = [c for c in self.cycles((today.year - 1, today.year)) if c.request_on <= today]
+        # The later start wins; on the same day a Panel cycle wins over a regular one.
+        return max(started, key=lambda c: (c.request_on, c.meeting is not None))
 
-def _cycles(
-    years: Sequence[int],
-    *,
-    every_months: int,
-    meetings: Sequence[date],
-    days_before: int,
-    response_days: int,
-) -> list[Cycle]:
-    cycles = [c for year in years for c in _regular(year, every_months, response_days)]
-    for meeting in meetings:
-        start = add_working_days(meeting, -days_before)
-        due = min(add_working_days(start, response_days), add_working_days(meeting, -1))
-        cycles.append(
-            Cycle(id=f"panel-{meeting.isoformat()}", request_on=start, due_by=due, meeting=meeting)
-        )
-    return cycles
-
-
-def current_cycle(
-    today: date,
-    *,
-    every_months: int,
-    meetings: Sequence[date],
-    days_before: int,
-    response_days: int,
-) -> Cycle:
-    """The latest cycle whose request day is on or before ``today``."""
-    cycles = _cycles(
-        (today.year - 1, today.year),
-        every_months=every_months,
-        meetings=meetings,
-        days_before=days_before,
-        response_days=response_days,
-    )
-    started = [c for c in cycles if c.request_on <= today]
-    # The later start wins; on the same day a Panel cycle wins over a regular one.
-    return max(started, key=lambda c: (c.request_on, c.meeting is not None))
-
-
-def next_cycle(
-    today: date,
-    *,
-    every_months: int,
-    meetings: Sequence[date],
-    days_before: int,
-    response_days: int,
-) -> Cycle:
-    """The first cycle whose request day is after ``today`` (a new row's first update)."""
-    cycles = _cycles(
-        (today.year, today.year + 1),
-        every_months=every_months,
-        meetings=meetings,
-        days_before=days_before,
-        response_days=response_days,
-    )
-    coming = [c for c in cycles if c.request_on > today]
-    return min(coming, key=lambda c: (c.request_on, c.meeting is None))
+    def next(self, today: date) -> Cycle:
+        """The first cycle whose request day is after ``today`` (a new row's first update)."""
+        coming = [c for c in self.cycles((today.year, today.year + 1)) if c.request_on > today]
+        return min(coming, key=lambda c: (c.request_on, c.meeting is None))
 
 
 def requested_on(row: RecommendationRow, cycle: Cycle) -> date | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from automation.domain.calendar import long_date, parse_stamp, utc_stamp
-from automation.domain.progress import current_cycle, digest_key, is_due, is_overdue
+from automation.domain.progress import CycleRules, digest_key, is_due, is_overdue
 from automation.domain.recommendations import RecommendationRow
 from automation.domain.text import shorten
 from automation.errors import AutomationError
@@ -52,7 +52,7 @@ class ProgressRequests:
         self.allowed = allowed_addresses(app) | {
             a.casefold() for a in (*config.owners, config.default_owner) if a
         }
-        self.cycle = current_cycle(today, **cycle_options(app))
+        self.cycle = cycle_rules(app).current(today)
 
     def recipient(self, row: RecommendationRow) -> str:
         """The row's owner when the settings name them; otherwise the manager."""
@@ -171,12 +171,12 @@ class ProgressRequests:
         }
 
 
-def cycle_options(app: Services) -> dict[str, Any]:
-    """The settings that place progress cycles (for ``current_cycle``/``next_cycle``)."""
+def cycle_rules(app: Services) -> CycleRules:
+    """The settings that place progress cycles."""
     config = app.settings.recommendations
-    return {
-        "every_months": config.progress_every_months,
-        "meetings": tuple(config.panel_meetings),
-        "days_before": config.request_working_days_before,
-        "response_days": config.response_working_days,
-    }
+    return CycleRules(
+        every_months=config.progress_every_months,
+        meetings=tuple(config.panel_meetings),
+        days_before=config.request_working_days_before,
+        response_days=config.response_working_days,
+    )

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from automation.documents.draft_findings import findings_in_draft
-from automation.domain.progress import next_cycle
 from automation.domain.recommendations import (
     Finding,
     RecommendationRow,
@@ -39,7 +38,7 @@ from automation.domain.text import shorten
 from automation.domain.workflow import Status, status_in
 from automation.errors import AutomationError, GraphError
 from automation.jobs.ports import Services
-from automation.jobs.progress import ProgressRequests, cycle_options
+from automation.jobs.progress import ProgressRequests, cycle_rules
 from automation.jobs.report import RunReport
 
 log = logging.getLogger(__name__)
@@ -197,7 +196,7 @@ class Recommendations:
         missing = [f for f in wanted if row_key(record.key, f.kind, f.number) not in existing]
         if not missing:
             return 0
-        first_due = next_cycle(self.today, **cycle_options(self.app)).due_by
+        first_due = cycle_rules(self.app).next(self.today).due_by
         made = 0
         for finding in missing:
             fields = row_fields(record, finding, owner=self.owner(), next_due=first_due)

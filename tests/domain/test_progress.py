@@ -6,17 +6,10 @@ import datetime as dt
 
 import pytest
 
-from automation.domain.progress import (
-    add_working_days,
-    current_cycle,
-    digest_key,
-    is_due,
-    is_overdue,
-    next_cycle,
-)
+from automation.domain.progress import CycleRules, add_working_days, digest_key, is_due, is_overdue
 from automation.domain.recommendations import RecommendationRow
 
-OPTIONS = {"every_months": 3, "meetings": (), "days_before": 15, "response_days": 10}
+RULES = CycleRules(every_months=3, meetings=(), days_before=15, response_days=10)
 
 
 def _row(**values: object) -> RecommendationRow:
@@ -31,27 +24,28 @@ def test_working_days_skip_weekends_and_bank_holidays() -> None:
 
 
 def test_quarterly_cycles_start_on_the_first_working_day() -> None:
-    cycle = current_cycle(dt.date(2023, 11, 20), **OPTIONS)  # type: ignore[arg-type]
+    cycle = RULES.current(dt.date(2023, 11, 20))
     assert (cycle.id, cycle.request_on, cycle.due_by) == (
         "2023-10",
         dt.date(2023, 10, 2),
         dt.date(2023, 10, 16),
     )
-    january = current_cycle(dt.date(2024, 1, 1), **OPTIONS)  # type: ignore[arg-type]
+    january = RULES.current(dt.date(2024, 1, 1))
     assert january.id == "2023-10"  # 1 January is a bank holiday: the 2nd starts it
-    assert current_cycle(dt.date(2024, 1, 2), **OPTIONS).id == "2024-01"  # type: ignore[arg-type]
-    assert next_cycle(dt.date(2023, 9, 2), **OPTIONS).due_by == dt.date(2023, 10, 16)  # type: ignore[arg-type]
+    assert RULES.current(dt.date(2024, 1, 2)).id == "2024-01"
+    assert RULES.next(dt.date(2023, 9, 2)).due_by == dt.date(2023, 10, 16)
 
 
 def test_a_panel_meeting_starts_a_cycle_working_days_before_it() -> None:
-    options = {**OPTIONS, "meetings": (dt.date(2023, 11, 23),)}
-    cycle = current_cycle(dt.date(2023, 11, 2), **options)  # type: ignore[arg-type]
+    rules = CycleRules(meetings=(dt.date(2023, 11, 23),))
+    cycle = rules.current(dt.date(2023, 11, 2))
     assert cycle.id == "panel-2023-11-23"
     assert cycle.request_on == dt.date(2023, 11, 2)  # 15 working days before the meeting
     assert cycle.due_by == dt.date(2023, 11, 16)
     assert cycle.meeting == dt.date(2023, 11, 23)
     assert "Panel meeting" in cycle.label
-    assert current_cycle(dt.date(2023, 11, 1), **options).id == "2023-10"  # type: ignore[arg-type]
+    assert rules.current(dt.date(2023, 11, 1)).id == "2023-10"
+    assert rules.next(dt.date(2023, 10, 20)).id == "panel-2023-11-23"
 
 
 @pytest.mark.parametrize(
@@ -69,13 +63,13 @@ def test_a_panel_meeting_starts_a_cycle_working_days_before_it() -> None:
     ],
 )
 def test_which_rows_are_due(values: dict[str, object], due: bool) -> None:
-    cycle = current_cycle(dt.date(2023, 10, 2), **OPTIONS)  # type: ignore[arg-type]
+    cycle = RULES.current(dt.date(2023, 10, 2))
     row = _row(**values)
     assert is_due(row, cycle, response_days=10) is due
 
 
 def test_an_asked_row_without_an_update_is_overdue_after_the_due_date_once() -> None:
-    cycle = current_cycle(dt.date(2023, 10, 20), **OPTIONS)  # type: ignore[arg-type]
+    cycle = RULES.current(dt.date(2023, 10, 20))
     asked = {"requested": {"2023-10": "2023-10-02"}}
     assert is_overdue(_row(progress=asked), cycle, today=dt.date(2023, 10, 17))
     assert not is_overdue(_row(progress=asked), cycle, today=dt.date(2023, 10, 16))
@@ -87,7 +81,7 @@ def test_an_asked_row_without_an_update_is_overdue_after_the_due_date_once() -> 
 
 
 def test_the_digest_key_names_kind_cycle_recipient_and_rows() -> None:
-    cycle = current_cycle(dt.date(2023, 10, 2), **OPTIONS)  # type: ignore[arg-type]
+    cycle = RULES.current(dt.date(2023, 10, 2))
     one = digest_key("progress", cycle, "a@x.test", [_row()])
     assert one.startswith("s55-progress-2023-10-")
     assert one == digest_key("progress", cycle, "A@X.test", [_row()])
