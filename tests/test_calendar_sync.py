@@ -137,3 +137,20 @@ def test_a_create_whose_answer_is_lost_is_looked_up_not_repeated(
     assert not isinstance(made, Exception)
     assert made.day == FILED
     assert len(_events(sandbox, settings.mailbox)) == 1
+
+
+def test_status_not_required_set_by_hand_removes_the_events_in_the_daily_check(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = _settings(sandbox, tmp_path)
+    app = App(settings)
+    provision(app)
+    clean(run_pass(app, today=FILED, reminders=False))
+    [record] = app.tracker.all()
+    assert len(_events(sandbox, settings.mailbox)) == 5
+    edit_item(
+        sandbox, app, record.item_id, user_email("policy_officer"), {"Status": "Not required"}
+    )
+    run_pass(app, today=FILED, reminders=False)  # the same day: left for the daily check
+    run_pass(app, today=FILED + dt.timedelta(days=1), reminders=False)
+    assert _events(sandbox, settings.mailbox) == []

@@ -164,6 +164,19 @@ class CalendarSync:
             self.calendar.move(keep.event_id, spec)
             self.report.action(item, f"calendar: {key} moved to {spec.day}")
 
+    def recent(self, record: TrackerRecord) -> bool:
+        """Whether the daily check looks at a response it was not told about.
+
+        One whose deadline is at most :data:`RECENT_DAYS` days past; one without events (Not
+        required) only if it changed in the last :data:`RECENT_DAYS` days, in case a person
+        set that status by hand after its events were made.
+        """
+        since = self.today - dt.timedelta(days=RECENT_DAYS)
+        if removed(record):
+            changed = london_date(record.modified)
+            return changed is not None and changed >= since and record.deadline is not None
+        return record.deadline is not None and record.deadline >= since
+
     def run(self, touched: Iterable[str]) -> None:
         """Sync what this pass touched, what is pending, and once a day every recent response."""
         state = self.app.state.section(STATE)
@@ -175,15 +188,12 @@ class CalendarSync:
             self._save(pending=pending)
         failures = len(self.report.failures)
         if daily:
-            since = self.today - dt.timedelta(days=RECENT_DAYS)
-            records = [
-                r
-                for r in self.app.tracker.all()
-                if r.key in pending or (r.deadline is not None and r.deadline >= since)
-            ]
+            records = [r for r in self.app.tracker.all() if r.key in pending or self.recent(r)]
         else:
             records = list(self.app.tracker.lookup_by_keys(pending).values())
-        self.sync(records)
+        # A publication filed this pass as not needing a response never had an event.
+        filed = set(self.report.filed)
+        self.sync([r for r in records if not (removed(r) and r.key in filed)])
         if self.report.dry_run:
             return
         failed = {line.partition(": ")[0] for line in self.report.failures[failures:]}
