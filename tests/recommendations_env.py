@@ -100,3 +100,11 @@ def replace_draft_text(
         data=out.getvalue(),
         headers={"Content-Type": "application/octet-stream"},
     )
+
+
+def edit_row(sandbox: Sandbox, app: App, item_id: str, fields: dict[str, Any]) -> None:
+    """A person edits a row of the recommendations list."""
+    site = app.resolve().site_id
+    list_id = app.state.section("recommendations_list")["id"]
+    path = f"/sites/{site}/lists/{list_id}/items/{item_id}/fields"
+    as_user(sandbox, "PATCH", path, user_email("policy_officer"), json=fields)

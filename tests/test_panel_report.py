@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any
 
 import docx
 import pytest
@@ -17,19 +16,10 @@ from automation.documents.panel_report import chart_png, panel_csv
 from automation.domain.panel import panel_data
 from automation.domain.recommendations import RecommendationRow
 from automation.passes import run_pass
-from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from tests.recommendations_env import PUBLISHED, clean, seed_settings, until_circulated
-from tests.tenant_edits import as_user
+from tests.recommendations_env import PUBLISHED, clean, edit_row, seed_settings, until_circulated
 
 AS_OF = dt.date(2023, 10, 20)
-
-
-def _edit_row(sandbox: Sandbox, app: App, item_id: str, fields: dict[str, Any]) -> None:
-    site = app.resolve().site_id
-    list_id = app.state.section("recommendations_list")["id"]
-    path = f"/sites/{site}/lists/{list_id}/items/{item_id}/fields"
-    as_user(sandbox, "PATCH", path, user_email("policy_officer"), json=fields)
 
 
 def _published(sandbox: Sandbox, tmp_path: Path) -> tuple[App, Path]:
@@ -38,14 +28,14 @@ def _published(sandbox: Sandbox, tmp_path: Path) -> tuple[App, Path]:
     until_circulated(sandbox, app)
     clean(run_pass(app, today=PUBLISHED, reminders=False))
     rows = sorted(app.recommendations.all(), key=lambda r: r.number)
-    _edit_row(sandbox, app, rows[0].item_id, {"Status": "In progress", "RAG": "Amber"})
-    _edit_row(
+    edit_row(sandbox, app, rows[0].item_id, {"Status": "In progress", "RAG": "Amber"})
+    edit_row(
         sandbox,
         app,
         rows[1].item_id,
         {"Status": "Closed by HMICFRS", "RAG": "Green", "LastUpdate": "Closed at inspection."},
     )
-    _edit_row(
+    edit_row(
         sandbox,
         app,
         rows[2].item_id,

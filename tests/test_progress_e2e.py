@@ -15,9 +15,8 @@ from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from tests.recommendations_env import PUBLISHED, clean, seed_settings, until_circulated
+from tests.recommendations_env import PUBLISHED, clean, edit_row, seed_settings, until_circulated
 from tests.service_env import CrashingTransport, SimulatedCrash
-from tests.tenant_edits import as_user
 
 OWNER = user_email("policy_officer")
 MANAGER = user_email("chief_executive")
@@ -37,18 +36,6 @@ def _published(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> App:
     clean(run_pass(app, today=PUBLISHED, reminders=False))
     assert len(app.recommendations.all()) == 3
     return app
-
-
-def _edit_row(sandbox: Sandbox, app: App, item_id: str, fields: dict[str, Any]) -> None:
-    site = app.resolve().site_id
-    list_id = app.state.section("recommendations_list")["id"]
-    as_user(
-        sandbox,
-        "PATCH",
-        f"/sites/{site}/lists/{list_id}/items/{item_id}/fields",
-        OWNER,
-        json=fields,
-    )
 
 
 def test_a_cycle_sends_one_digest_per_owner_and_escalates_once(
@@ -73,7 +60,7 @@ def test_a_cycle_sends_one_digest_per_owner_and_escalates_once(
     assert len(_progress_mail(sandbox)) == 1
     # The owner updates Recommendation 20; the other two are overdue after the due date.
     [row20] = [r for r in app.recommendations.all() if r.number == "20"]
-    _edit_row(sandbox, app, row20.item_id, {"LastUpdate": "Done.", "LastUpdateOn": "2023-10-10"})
+    edit_row(sandbox, app, row20.item_id, {"LastUpdate": "Done.", "LastUpdateOn": "2023-10-10"})
     clean(run_pass(app, today=CYCLE_DUE, reminders=False))
     assert len(_progress_mail(sandbox)) == 1
     clean(run_pass(app, today=CYCLE_DUE + dt.timedelta(days=1), reminders=False))
@@ -92,8 +79,8 @@ def test_an_owner_not_in_the_settings_is_never_written_to(sandbox: Sandbox, tmp_
     force_lead = user_email("chief_constable_office")
     app = _published(sandbox, tmp_path, recommendations={"owners": [force_lead]})
     rows = sorted(app.recommendations.all(), key=lambda r: r.number)
-    _edit_row(sandbox, app, rows[0].item_id, {"Owner": force_lead})
-    _edit_row(sandbox, app, rows[1].item_id, {"Owner": "someone@elsewhere.example"})
+    edit_row(sandbox, app, rows[0].item_id, {"Owner": force_lead})
+    edit_row(sandbox, app, rows[1].item_id, {"Owner": "someone@elsewhere.example"})
     clean(run_pass(app, today=CYCLE_START, reminders=False))
     by_recipient = {tuple(m["to"]): m for m in _progress_mail(sandbox)}
     assert sorted(by_recipient) == sorted([(force_lead,), (MANAGER,), (OWNER,)])
@@ -131,7 +118,7 @@ def test_rows_another_instance_holds_are_left_to_it(sandbox: Sandbox, tmp_path: 
     app = _published(sandbox, tmp_path)
     rows = sorted(app.recommendations.all(), key=lambda r: r.number)
     lease = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    _edit_row(sandbox, app, rows[0].item_id, {"S55Progress": f'{{"lease": "{lease}"}}'})
+    edit_row(sandbox, app, rows[0].item_id, {"S55Progress": f'{{"lease": "{lease}"}}'})
     report = run_pass(app, today=CYCLE_START, reminders=False)
     assert report.failures == []
     assert any(line.startswith("progress:") for line in report.unfinished)
