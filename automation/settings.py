@@ -246,6 +246,14 @@ class CalendarSettings(_Section):
     time_zone: str = "Europe/London"
 
 
+class MailSettings(_Section):
+    """How a send whose outcome is unknown is confirmed."""
+
+    # A send answered 5xx or with no answer may have gone out: it is not repeated until the
+    # mailbox has been searched for its key for this long (Sent Items lags behind a send).
+    confirm_minutes: float = Field(default=10.0, ge=0)
+
+
 class ScheduleSettings(_Section):
     """The `run` service's schedule."""
 
@@ -315,6 +323,7 @@ class Settings(BaseSettings):
     sharepoint: SharePointSettings = Field(default_factory=SharePointSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     mailbox: str = ""
+    mail: MailSettings = Field(default_factory=MailSettings)
     recipients: RecipientsSettings = Field(default_factory=RecipientsSettings)
     people: PeopleSettings = Field(default_factory=PeopleSettings)
     stages: list[StageSettings] = Field(default_factory=lambda: list(DEFAULT_STAGES))

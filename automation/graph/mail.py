@@ -1,21 +1,32 @@
 """Mail from the shared mailbox, tagged so a sent message can be found again.
 
 Each message carries our idempotency key twice: as a single-value extended property (which
-Sent Items can be filtered on) and as an ``X-Section55-Key`` internet header (visible to
+messages can be filtered on) and as an ``X-Section55-Key`` internet header (visible to
 recipients' mail systems). Callers look the key up with :meth:`Mail.find_sent` before
-calling :meth:`Mail.send`; ``send`` itself never searches and is never blindly retried.
+calling :meth:`Mail.send`; ``send`` itself never searches for a sent copy and is never
+blindly retried.
+
+``find_sent`` searches the whole mailbox, not Sent Items: a message accepted by Exchange
+reaches Sent Items only once the transport is done with it (the sendMail page: a 202 "does
+not indicate that the request processing has completed"), and meanwhile it may sit in the
+Outbox. An unsent draft left in Drafts (a draft-route send that stopped before ``/send``)
+is not a sent message: ``find_sent`` ignores it and the draft route deletes it before it
+builds the message again. Even so, absence right after a send proves nothing: the jobs keep
+a send whose outcome is unknown pending until the search has had long enough (the
+``mail.confirm_minutes`` setting).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from automation.errors import GraphError
+from automation.errors import GraphError, OutcomeUnknownError
 from automation.graph.client import GraphClient
 from automation.graph.sharepoint import odata_quote
 
@@ -71,7 +82,7 @@ def _file_attachment(att: Attachment) -> dict[str, Any]:
 
 
 class Mail:
-    """Sending from, and searching the Sent Items of, one mailbox."""
+    """Sending from, and searching by idempotency key, one mailbox."""
 
     def __init__(self, client: GraphClient, mailbox: str) -> None:
         if not mailbox:
@@ -79,29 +90,52 @@ class Mail:
         self._client = client
         self._mailbox = mailbox
         self._base = f"/users/{quote(mailbox, safe='@')}"
+        # Unsent drafts find_sent saw, by key: send() deletes them before a new attempt.
+        self._leftovers: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
 
     @property
     def mailbox(self) -> str:
         """The sending mailbox (UPN or id)."""
         return self._mailbox
 
-    def find_sent(self, key: str) -> dict[str, Any] | None:
-        """The message in Sent Items tagged with ``key`` (id, subject, sentDateTime), or ``None``.
-
-        Sent Items is eventually consistent: a message accepted seconds ago may not show yet.
-        """
+    def _tagged(self, key: str, folder: str, select: str) -> list[dict[str, Any]]:
+        """Messages tagged with ``key`` in the whole mailbox (``folder=""``) or one folder."""
         flt = (
             "singleValueExtendedProperties/Any(ep: ep/id eq "
             f"{odata_quote(IDEMPOTENCY_PROPERTY_ID)} and ep/value eq {odata_quote(key)})"
         )
+        where = f"/mailFolders/{folder}" if folder else ""
         result = self._client.get_json(
-            f"{self._base}/mailFolders/SentItems/messages",
-            params={"$filter": flt, "$select": "id,subject,sentDateTime", "$top": "1"},
+            f"{self._base}{where}/messages",
+            params={"$filter": flt, "$select": select, "$top": "10"},
         )
         values = result.get("value") if isinstance(result, dict) else None
-        if isinstance(values, list) and values and isinstance(values[0], dict):
-            found: dict[str, Any] = values[0]
-            return found
+        if not isinstance(values, list):
+            return []
+        return [value for value in values if isinstance(value, dict)]
+
+    def find_sent(self, key: str) -> dict[str, Any] | None:
+        """A sent message tagged with ``key`` anywhere in the mailbox, or ``None``.
+
+        The answer has id, subject, sentDateTime and isDraft. Outbox, Sent Items and any
+        folder a person moved the message to count; an unsent draft in Drafts does not.
+        ``None`` right after a send proves nothing: the copy may not be visible yet.
+        """
+        found = self._tagged(key, "", "id,subject,sentDateTime,isDraft")
+        for message in found:
+            if message.get("isDraft") is not True:
+                return message
+        if not found:
+            return None
+        # Flagged unsent: a leftover draft, or (undocumented) a submitted message still
+        # in the Outbox. Only the ones in Drafts are drafts; send() deletes them.
+        drafts = {str(m.get("id")) for m in self._tagged(key, "drafts", "id")}
+        with self._lock:
+            self._leftovers[key] = sorted(drafts)
+        for message in found:
+            if str(message.get("id")) not in drafts:
+                return message
         return None
 
     def _message(
@@ -143,8 +177,12 @@ class Mail:
         sessions (smaller ones posted one by one) and the draft is sent.
 
         Raises:
-            GraphTransportError: no answer; the message may or may not have been sent —
-                check :meth:`find_sent` before trying again.
+            OutcomeUnknownError: ``sendMail`` or ``/send`` got a 5xx or lost its answer:
+                the message may have been sent. Check :meth:`find_sent`, for long enough,
+                before trying again.
+            GraphError: any other failure; the message was not sent (a failure while the
+                draft is being built discards the draft and is raised as a plain
+                :class:`GraphError` even when its own outcome was unknown).
         """
         if not key:
             raise ValueError("an idempotency key is required")
@@ -164,15 +202,37 @@ class Mail:
             log.info("mail %s accepted via sendMail (%d attachments)", key, len(attachments))
             return SendResult(key=key, route="sendMail")
 
-        draft = self._client.request(
-            "POST",
-            f"{self._base}/messages",
-            json=self._message(key=key, subject=subject, html=html, to=to, cc=cc, inline=()),
-            idempotent=False,
-        ).json()
-        message_id = str(draft["id"])
+        message_id = self._build_draft(
+            self._message(key=key, subject=subject, html=html, to=to, cc=cc, inline=()),
+            key,
+            attachments,
+        )
         message_path = f"{self._base}/messages/{quote(message_id, safe='')}"
+        self._client.request("POST", f"{message_path}/send", data=b"", idempotent=False)
+        log.info("mail %s accepted via draft (%d attachments)", key, len(attachments))
+        return SendResult(key=key, route="draft", message_id=message_id)
+
+    def _build_draft(
+        self, message: dict[str, Any], key: str, attachments: Sequence[Attachment]
+    ) -> str:
+        """A new draft with every attachment; its id. Nothing is sent.
+
+        Drafts an earlier attempt left behind with the same key (seen by :meth:`find_sent`)
+        go first, so at most one message with the key can ever be sent. Any failure
+        discards the new draft and raises a :class:`GraphError`: an unknown outcome here
+        is no unknown send.
+        """
+        with self._lock:
+            leftovers = self._leftovers.pop(key, [])
+        for leftover in leftovers:
+            self._discard_draft(f"{self._base}/messages/{quote(leftover, safe='')}")
+        message_path = ""
         try:
+            draft = self._client.request(
+                "POST", f"{self._base}/messages", json=message, idempotent=False
+            ).json()
+            message_id = str(draft["id"])
+            message_path = f"{self._base}/messages/{quote(message_id, safe='')}"
             for att in attachments:
                 if len(att.content) >= INLINE_ATTACHMENT_LIMIT:
                     self._upload_attachment(message_path, att)
@@ -183,12 +243,20 @@ class Mail:
                         json=_file_attachment(att),
                         idempotent=False,
                     )
+        except OutcomeUnknownError as exc:
+            # A draft (or an attachment on it) may exist: the next attempt deletes it.
+            if message_path:
+                self._discard_draft(message_path)
+            raise GraphError(
+                f"mail {key} not sent: the draft could not be built ({exc})",
+                method=exc.method,
+                url=exc.url,
+            ) from exc
         except GraphError:
-            self._discard_draft(message_path)
+            if message_path:
+                self._discard_draft(message_path)
             raise
-        self._client.request("POST", f"{message_path}/send", data=b"", idempotent=False)
-        log.info("mail %s accepted via draft (%d attachments)", key, len(attachments))
-        return SendResult(key=key, route="draft", message_id=message_id)
+        return message_id
 
     def _upload_attachment(self, message_path: str, att: Attachment) -> None:
         session = self._client.request(
@@ -202,6 +270,8 @@ class Mail:
                     "contentType": att.content_type,
                 }
             },
+            # A repeat only opens a spare session, which expires unused.
+            idempotent=True,
         ).json()
         upload_url = str(session["uploadUrl"])
         total = len(att.content)

@@ -8,12 +8,15 @@ Circulation of an approved response, step by step, each recorded on the item:
 
 1. ApprovedBy / ApprovedOn / Status "Approved";
 2. the current draft from the library, converted to PDF by Graph;
-3. per recipient group: look for the message's idempotency key in Sent Items, send only if
-   it is not there, then record the send (``S55Mail``) and tick the group's column;
+3. per recipient group: look for the message's idempotency key in the mailbox, send only if
+   it is not there (recording the send as pending first), then record the send
+   (``S55Mail``) and tick the group's column;
 4. the approval task completed, then Status "Circulated" (the last write: an item that
    says Circulated is not revisited).
 
-A crash between a send and its record is healed by step 3's Sent Items check.
+A crash between a send and its record is healed by step 3's mailbox search; a send whose
+outcome is unknown stays pending, and the circulation unfinished, until the search finds it
+or ``mail.confirm_minutes`` have passed (:mod:`automation.jobs.confirm`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from automation.domain.workflow import CIRCULATION_DONE, Status, declined
 from automation.errors import AutomationError, ItemError
 from automation.graph.mail import Attachment
 from automation.graph.tracker_list import ItemVersion
+from automation.jobs.confirm import PENDING, Step, next_step, pending_entry, send_recorded
 from automation.jobs.decisions import (
     complete_recorded_task,
     decision_reason,
@@ -323,19 +327,20 @@ class FollowUp:
             record.status = Status.APPROVED
             self.report.action(record.key, f"{record.marker} approved by {approval.by}")
         groups = [g for g in GROUPS if getattr(self.settings.recipients, g.name)]
-        pending = [g for g in groups if g.name not in record.mail]
-        if pending:
+        unsent = [g for g in groups if g.name not in record.mail]
+        if unsent:
             if not record.draft_item_id:
                 raise ItemError(record.key, "S55DraftItemId", "approved but no draft recorded")
             if self.dry_run:
-                for group in pending:
+                for group in unsent:
                     self.report.action(record.key, f"email the response to {group.name}")
                 return
             drive_id = self.app.workspace.resolve().drive_id
             docx_bytes = self.app.drive.download(drive_id, record.draft_item_id)
             pdf_bytes = self.app.drive.download_pdf(drive_id, record.draft_item_id)
-            for group in pending:
-                self.send_group(record, group, docx_bytes, pdf_bytes)
+            confirmed = [self.send_group(record, g, docx_bytes, pdf_bytes) for g in unsent]
+            if not all(confirmed):
+                return  # a send is still being confirmed: finish on a later pass
         # The approval task first: once the item says Circulated, nothing revisits it, so
         # Status Circulated must be the last write of the circulation.
         self.complete_task(record, "approval")
@@ -354,13 +359,26 @@ class FollowUp:
 
     def send_group(
         self, record: TrackerRecord, group: Group, docx_bytes: bytes, pdf_bytes: bytes
-    ) -> None:
-        """Send (unless Sent Items has it) and record one group's email."""
+    ) -> bool:
+        """Send (unless the mailbox has it) and record one group's email.
+
+        Returns False when the email's outcome is still being confirmed (a send answered
+        5xx or lost, not yet found in the mailbox, within ``mail.confirm_minutes``): it
+        is neither sent nor recorded now, and the item is left for a later pass.
+        """
         mail = self.app.mail
         if mail is None:
             raise ItemError(record.key, "mailbox", "no sending mailbox configured")
         key = mail_key(record, group.name)
-        if mail.find_sent(key) is None:
+        now = dt.datetime.now(dt.UTC)
+        entry = self._pending(record).get(group.name)
+        step = next_step(mail, key, entry, now=now, minutes=self.settings.mail.confirm_minutes)
+        if step == Step.WAIT:
+            self.report.later(record.key, f"{group.name} email sent? confirming ({key})")
+            return False
+        if step == Step.RECORD:
+            log.info("%s: %s email found in the mailbox; recording it", record.key, group.name)
+        else:
             pdf_name, docx_name = self._names(record)
             rendered = self.renderer.render(group.template, self.mail_context(record, pdf_name))
             attachments = [
@@ -371,25 +389,58 @@ class FollowUp:
                     Attachment(name=docx_name, content_type=DOCX_TYPE, content=docx_bytes)
                 )
             recipients = list(getattr(self.settings.recipients, group.name))
-            mail.send(
-                key=key,
-                subject=rendered.subject,
-                html=rendered.html,
-                to=recipients,
-                attachments=attachments,
+            accepted = send_recorded(
+                mark=lambda: self._set_pending(record, group, pending_entry(key, now)),
+                send=lambda: mail.send(
+                    key=key,
+                    subject=rendered.subject,
+                    html=rendered.html,
+                    to=recipients,
+                    attachments=attachments,
+                ),
+                forget=lambda: self._set_pending(record, group, None),
+                found=lambda: mail.find_sent(key) is not None,
+                minutes=self.settings.mail.confirm_minutes,
             )
+            if not accepted:
+                self.report.later(record.key, f"{group.name} email: outcome unknown ({key})")
+                return False
             self.report.sent.append(f"{record.key}:{group.name}")
             self.report.action(record.key, f"emailed {group.name} ({', '.join(recipients)})")
-        else:
-            log.info("%s: %s email already in Sent Items; recording it", record.key, group.name)
         record.mail[group.name] = {
             "key": key,
             "at": utc_stamp(dt.datetime.now(dt.UTC)),
         }
+        self._drop_pending(record, group)
         fields: dict[str, Any] = {"S55Mail": dict(record.mail)}
         if group.column:
             fields[group.column] = True
         self.patch(record, fields)
+        return True
+
+    @staticmethod
+    def _pending(record: TrackerRecord) -> dict[str, Any]:
+        """Sends of this item whose outcome is unconfirmed, by group (from ``S55Mail``)."""
+        pending = record.mail.get(PENDING)
+        return dict(pending) if isinstance(pending, dict) else {}
+
+    def _drop_pending(self, record: TrackerRecord, group: Group) -> None:
+        pending = self._pending(record)
+        pending.pop(group.name, None)
+        if pending:
+            record.mail[PENDING] = pending
+        else:
+            record.mail.pop(PENDING, None)
+
+    def _set_pending(
+        self, record: TrackerRecord, group: Group, entry: dict[str, str] | None
+    ) -> None:
+        """Write (or, with ``None``, remove) the group's pending send on the item."""
+        if entry is None:
+            self._drop_pending(record, group)
+        else:
+            record.mail[PENDING] = {**self._pending(record), group.name: entry}
+        self.patch(record, {"S55Mail": dict(record.mail)})
 
     def mail_context(self, record: TrackerRecord, pdf_name: str) -> dict[str, Any]:
         """Values for the circulation templates."""

@@ -59,6 +59,7 @@ from automation.errors import (
     FeedError,
     GraphError,
     ItemError,
+    OutcomeUnknownError,
 )
 from automation.graph.batch import Op
 from automation.graph.planner import (
@@ -570,12 +571,16 @@ class Intake:
             key: dict(value) for key, value in record.tasks.items() if isinstance(value, dict)
         }
         missing = [stage for stage in planned if stage.spec.key not in tasks]
-        if missing and not fresh:
+
+        def find_by_title(stages: Sequence[PlannedStage]) -> None:
             for task in self.plan_tasks():
                 title = str(task.get("title", ""))
-                for stage in missing:
+                for stage in stages:
                     if title.startswith(self.task_prefix(record, stage.spec)):
                         tasks.setdefault(stage.spec.key, {"id": str(task["id"])})
+
+        if missing and not fresh:
+            find_by_title(missing)
             missing = [stage for stage in planned if stage.spec.key not in tasks]
         if not missing:
             return tasks
@@ -599,13 +604,27 @@ class Intake:
                 assignee_ids=(user.id,) if user else (),
                 due=due_datetime(stage.due),
             )
-        problems = []
-        for key, created in self.app.planner.create_tasks(specs).items():
-            if isinstance(created, Exception):
-                problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")
-                continue
-            tasks[key] = {"id": created}
-        self.report.action(record.key, f"{len(specs) - len(problems)} Planner task(s) created")
+        problems: list[str] = []
+        created_count = 0
+        for attempt in (1, 2):
+            unknown = []
+            for key, created in self.app.planner.create_tasks(specs).items():
+                if isinstance(created, OutcomeUnknownError) and attempt == 1:
+                    unknown.append(key)  # Planner may have made it: look before creating again
+                elif isinstance(created, Exception):
+                    problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")
+                else:
+                    tasks[key] = {"id": created}
+                    created_count += 1
+            if not unknown:
+                break
+            with self._plan_lock:
+                self._plan_tasks = None  # read the plan again: the task may be new
+            find_by_title([stage for stage in missing if stage.spec.key in unknown])
+            specs = {key: specs[key] for key in unknown if key not in tasks}
+            if not specs:
+                break
+        self.report.action(record.key, f"{created_count} Planner task(s) created")
         if problems:
             raise ItemError(record.key, "Planner tasks", "; ".join(problems))
         return tasks

@@ -27,7 +27,7 @@ from typing import Any
 
 from automation.domain.calendar import UTC_STAMP_FORMAT
 from automation.domain.record import TrackerRecord
-from automation.errors import PreconditionFailedError
+from automation.errors import OutcomeUnknownError, PreconditionFailedError
 from automation.jobs.ports import Services
 
 log = logging.getLogger(__name__)
@@ -112,15 +112,26 @@ def claim(app: Services, record: TrackerRecord, *, fields: Mapping[str, Any] | N
     if owner == INSTANCE and not fields:
         return True
     value = lease_value(now)
-    try:
-        written: dict[str, Any] = app.tracker.patch(
-            record.item_id, {**(fields or {}), "S55Lease": value}, etag=record.etag
-        )
-    except PreconditionFailedError:
-        log.info(
-            "%s: %s changed under us (another instance?); moving on", record.key, record.marker
-        )
-        return False
-    record.lease = value
-    record.etag = str(written.get("@odata.etag") or record.etag)
-    return True
+    for attempt in (1, 2):
+        try:
+            written: dict[str, Any] = app.tracker.patch(
+                record.item_id, {**(fields or {}), "S55Lease": value}, etag=record.etag
+            )
+        except PreconditionFailedError:
+            log.info(
+                "%s: %s changed under us (another instance?); moving on", record.key, record.marker
+            )
+            return False
+        except OutcomeUnknownError:
+            # A conditional PATCH answered 5xx may have been applied: read the item back.
+            [current] = app.tracker.get_many([record.item_id]) or [record]
+            if current.lease != value:
+                if attempt == 2 or held_by_other(current.lease, now):
+                    raise
+                record.etag = current.etag  # not applied: claim again on what is there now
+                continue
+            written = {"@odata.etag": current.etag}  # applied: the lease (and fields) are ours
+        record.lease = value
+        record.etag = str(written.get("@odata.etag") or record.etag)
+        return True
+    return False  # not reached: the second attempt returns or raises

@@ -4,13 +4,19 @@ Recipients come only from settings (response owner, stage assignees, manager): n
 the feed, the tracker or Planner can add an address. What was sent is recorded on each
 tracker item (``S55Reminders``): ``"<id>|<recipient>"`` per delivered recipient, and the
 plain ``"<id>"`` once every recipient of that reminder has it. Each digest is tagged with
-an idempotency key (recipient + day) and looked up in Sent Items first, so a crash between
-sending and recording sends nothing twice.
+an idempotency key naming what it carries (recipient + day + a hash of its reminders, see
+:func:`digest_key`) and looked up in the mailbox first, so a crash between sending and
+recording sends nothing twice, and a second digest the same day (a reminder that fell due
+after the first) is a new message carrying only what the first did not. Before the send,
+each carried reminder is recorded as pending under ``"pending"`` (``"<id>|<recipient>"`` ->
+key and stamp); a send whose outcome is unknown stays pending until the mailbox search finds
+it or ``mail.confirm_minutes`` have passed (:mod:`automation.jobs.confirm`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
@@ -29,6 +35,7 @@ from automation.domain.reminders import (
 )
 from automation.domain.workflow import REMINDERS_STOP, is_declined, status_in
 from automation.errors import AutomationError
+from automation.jobs.confirm import PENDING, Step, next_step, pending_entry, send_recorded
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
@@ -51,6 +58,28 @@ def allowed_addresses(app: Services) -> set[str]:
     for group in ("chief_constable", "panel", "website", "hmicfrs"):
         found.update(getattr(settings.recipients, group))
     return {address.casefold() for address in found if address}
+
+
+def digest_key(digest: Digest) -> str:
+    """The idempotency key of a digest: recipient, day and a hash of the reminders it carries.
+
+    Two digests to one person on one day (a reminder fell due after the first) get
+    different keys, so finding the first never records the second's reminders as sent.
+    """
+    carried = sorted(f"{r.item_key}\x00{r.reminder_id}" for r in digest.reminders)
+    digest_hash = hashlib.sha256("\n".join(carried).encode("utf-8")).hexdigest()[:12]
+    return f"s55-{digest.digest_id}-{digest_hash}"
+
+
+def _entry(reminder: Reminder, recipient: str) -> str:
+    """``"<id>|<recipient>"``: one reminder delivered to (or pending for) one recipient."""
+    return f"{reminder.reminder_id}|{recipient}"
+
+
+def pending_sends(record: TrackerRecord) -> dict[str, Any]:
+    """Digest sends carrying this item's reminders whose outcome is unconfirmed."""
+    pending = record.reminders.get(PENDING)
+    return dict(pending) if isinstance(pending, dict) else {}
 
 
 def sent_entries(record: TrackerRecord) -> list[str]:
@@ -180,8 +209,12 @@ class Reminders:
     def send_digest(
         self, digest: Digest, records: dict[str, TrackerRecord], due: Iterable[Reminder]
     ) -> None:
-        """Send one digest (unless Sent Items has it) and record it on each item."""
-        key = f"s55-{digest.digest_id}"
+        """Send one digest (unless the mailbox has it) and record it on each item.
+
+        Reminders an earlier send of this recipient carried with an unknown outcome are
+        settled first: recorded when the mailbox has that send, left out while it is being
+        confirmed, carried again once the window has passed.
+        """
         what = ", ".join(f"{r.marker} {r.reminder_id}" for r in digest.reminders)
         if self.report.dry_run:
             self.report.action(f"reminders:{digest.recipient}", f"send a digest: {what}")
@@ -195,15 +228,98 @@ class Reminders:
                     log.info("digest for %s left to another instance", digest.recipient)
                     return
                 self.claimed.add(item_key)
-        if mail.find_sent(key) is None:
+        full = {r.reminder_id + "\x00" + r.item_key: r.recipients for r in due}
+        now = dt.datetime.now(dt.UTC)
+        carried, searched = self._settle(digest, records, full, now=now)
+        if not carried:
+            return
+        digest = replace(digest, reminders=tuple(carried))
+        key = digest_key(digest)
+        what = ", ".join(f"{r.marker} {r.reminder_id}" for r in digest.reminders)
+        who = f"reminders:{digest.recipient}"
+        step = Step.SEND if key in searched else next_step(mail, key, None, now=now, minutes=0)
+        if step == Step.SEND:
             rendered = MailRenderer(self.settings.templates_dir / "email").render(
                 "reminder_digest", self.context(digest)
             )
-            mail.send(key=key, subject=rendered.subject, html=rendered.html, to=[digest.recipient])
+            accepted = send_recorded(
+                mark=lambda: self._set_pending(digest, records, pending_entry(key, now)),
+                send=lambda: mail.send(
+                    key=key, subject=rendered.subject, html=rendered.html, to=[digest.recipient]
+                ),
+                forget=lambda: self._set_pending(digest, records, None),
+                found=lambda: mail.find_sent(key) is not None,
+                minutes=self.settings.mail.confirm_minutes,
+            )
+            if not accepted:
+                self.report.later(who, f"digest outcome unknown ({key}): {what}")
+                return
             self.report.sent.append(key)
-            self.report.action(f"reminders:{digest.recipient}", f"digest sent: {what}")
-        full = {r.reminder_id + "\x00" + r.item_key: r.recipients for r in due}
+            self.report.action(who, f"digest sent: {what}")
         self.record(digest, records, full)
+
+    def _settle(
+        self,
+        digest: Digest,
+        records: dict[str, TrackerRecord],
+        recipients_of: dict[str, tuple[str, ...]],
+        *,
+        now: dt.datetime,
+    ) -> tuple[list[Reminder], set[str]]:
+        """Settle earlier unconfirmed sends of the digest's reminders; what to carry now.
+
+        Returns the reminders to send in this digest and the keys searched (not found).
+        """
+        mail = self.app.mail
+        assert mail is not None  # checked by the caller
+        by_key: dict[str, list[Reminder]] = {}
+        entries: dict[str, dict[str, Any]] = {}
+        for reminder in digest.reminders:
+            entry = pending_sends(records[reminder.item_key]).get(
+                _entry(reminder, digest.recipient)
+            )
+            if isinstance(entry, dict) and entry.get("key"):
+                key = str(entry["key"])
+                by_key.setdefault(key, []).append(reminder)
+                # The newest stamp of a key decides (a re-send stamps every item again).
+                if str(entry.get("at", "")) >= str(entries.get(key, {}).get("at", "")):
+                    entries[key] = entry
+        settled: set[int] = set()
+        searched: set[str] = set()
+        for key, reminders in by_key.items():
+            step = next_step(
+                mail, key, entries[key], now=now, minutes=self.settings.mail.confirm_minutes
+            )
+            if step == Step.SEND:
+                searched.add(key)
+                continue  # not found after the window: carried again below
+            settled.update(id(r) for r in reminders)
+            if step == Step.RECORD:
+                log.info("digest %s found in the mailbox; recording it", key)
+                self.record(replace(digest, reminders=tuple(reminders)), records, recipients_of)
+            else:
+                self.report.later(
+                    f"reminders:{digest.recipient}", f"digest sent? confirming ({key})"
+                )
+        return [r for r in digest.reminders if id(r) not in settled], searched
+
+    def _set_pending(
+        self, digest: Digest, records: dict[str, TrackerRecord], entry: dict[str, str] | None
+    ) -> None:
+        """Write (or, with ``None``, remove) the digest's pending send on each of its items."""
+        changed: dict[str, TrackerRecord] = {}
+        for reminder in digest.reminders:
+            record = records[reminder.item_key]
+            pending = pending_sends(record)
+            if entry is None:
+                pending.pop(_entry(reminder, digest.recipient), None)
+            else:
+                pending[_entry(reminder, digest.recipient)] = entry
+            _store_pending(record, pending)
+            changed[record.item_id] = record
+        self.app.tracker.patch_many(
+            {item_id: {"S55Reminders": dict(r.reminders)} for item_id, r in changed.items()}
+        )
 
     def record(
         self,
@@ -211,16 +327,22 @@ class Reminders:
         records: dict[str, TrackerRecord],
         recipients_of: dict[str, tuple[str, ...]],
     ) -> None:
-        """Add what this digest delivered to each item (one ``$batch`` round trip)."""
+        """Add what this digest delivered to each item (one ``$batch`` round trip).
+
+        Only the reminders ``digest`` carried are recorded; their pending entries go.
+        """
         changed: dict[str, TrackerRecord] = {}
         for reminder in digest.reminders:
             record = records[reminder.item_key]
             entries = sent_entries(record)
-            entries.append(f"{reminder.reminder_id}|{digest.recipient}")
+            entries.append(_entry(reminder, digest.recipient))
             everyone = recipients_of.get(reminder.reminder_id + "\x00" + reminder.item_key, ())
             if all(f"{reminder.reminder_id}|{r}" in entries for r in everyone):
                 entries.append(reminder.reminder_id)
             record.reminders["sent"] = list(dict.fromkeys(entries))[-SENT_KEEP:]
+            pending = pending_sends(record)
+            pending.pop(_entry(reminder, digest.recipient), None)
+            _store_pending(record, pending)
             changed[record.item_id] = record
         self.app.tracker.patch_many(
             {
@@ -251,6 +373,13 @@ class Reminders:
             "recipient_name": user.display_name if user else digest.recipient,
             "items": items,
         }
+
+
+def _store_pending(record: TrackerRecord, pending: dict[str, Any]) -> None:
+    if pending:
+        record.reminders[PENDING] = pending
+    else:
+        record.reminders.pop(PENDING, None)
 
 
 def _with_recipients(reminder: Reminder, recipients: tuple[str, ...]) -> Reminder:

@@ -312,12 +312,13 @@ def test_find_sent_filters_on_the_extended_property() -> None:
     found = Mail(client, "opcc@contoso.test").find_sent("it's-K")
     assert found == {"id": "m1", "subject": "S"}
     query = query_of(transport.calls[0])
-    assert path_of(transport.calls[0]) == "/users/opcc@contoso.test/mailFolders/SentItems/messages"
+    # The whole mailbox (Outbox, Sent Items, any folder), not Sent Items alone (audit F4).
+    assert path_of(transport.calls[0]) == "/users/opcc@contoso.test/messages"
     assert query["$filter"] == [
         f"singleValueExtendedProperties/Any(ep: ep/id eq '{IDEMPOTENCY_PROPERTY_ID}' "
         "and ep/value eq 'it''s-K')"
     ]
-    assert query["$select"] == ["id,subject,sentDateTime"]
+    assert query["$select"] == ["id,subject,sentDateTime,isDraft"]
 
 
 # ----------------------------------------------------------------------------- sharepoint

@@ -123,7 +123,7 @@ class Audit:
         lines += self._recipients(mail)
         lines += self._reminders_carried(records, mail)
         lines += self._declined_quiet(mail)
-        lines += self._half_done(records, last_pass_started)
+        lines += self._half_done(records, last_pass_started, calm=calm)
         self.record(day, lines)
         return records
 
@@ -232,7 +232,12 @@ class Audit:
                     lines.append(f"S55-{item_id}: in digest {entry.get('key')} after a No")
         return lines
 
-    def _half_done(self, records: list[TrackerRecord], started: dt.datetime) -> list[str]:
+    def _half_done(
+        self, records: list[TrackerRecord], started: dt.datetime, *, calm: bool
+    ) -> list[str]:
+        """Items half done at the last audit and still now, though the day's last pass ran
+        undisturbed after their lease was free (a storm or a crash may leave work for the
+        next pass: that is retried, not lost)."""
         lines = []
         now_half: dict[str, str] = {}
         for record in records:
@@ -241,7 +246,7 @@ class Audit:
                 continue
             now_half[record.item_id] = why
             free = lease_free_at(record.lease)
-            if record.item_id in self.half_done and free <= started:
+            if record.item_id in self.half_done and free <= started and calm:
                 lines.append(
                     f"{record.marker}: {why} for more than a day (lease {record.lease or 'none'})"
                 )
