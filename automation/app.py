@@ -15,10 +15,12 @@ from automation.graph.auth import (
     TokenProvider,
     load_certificate_credential,
 )
+from automation.graph.calendar import OfficeCalendar
 from automation.graph.client import GraphClient, RetryPolicy, Transport
 from automation.graph.drive import Drive
 from automation.graph.mail import Mail
 from automation.graph.planner import Planner
+from automation.graph.recommendations_list import RecommendationsList
 from automation.graph.sharepoint import SharePoint
 from automation.graph.tracker_list import TrackerList
 from automation.graph.transport import outbound_session
@@ -120,6 +122,20 @@ class App:
             self.workspace,
             self.sharepoint,
             site_zone=settings.sharepoint.site_zone,
+        )
+        self.recommendations = RecommendationsList(
+            self.client,
+            self.workspace,
+            self.sharepoint,
+            self.state,
+            list_name=settings.recommendations.list_name,
+            site_zone=settings.sharepoint.site_zone,
+        )
+        calendar_mailbox = settings.calendar.mailbox or settings.mailbox
+        self.calendar = (
+            OfficeCalendar(self.client, calendar_mailbox, time_zone=settings.calendar.time_zone)
+            if settings.calendar.enabled and calendar_mailbox
+            else None
         )
         # Feeds and report pages are public web pages, not Graph: their own session.
         self.http: requests.Session = outbound_session(verify=settings.verify, proxy=settings.proxy)

@@ -21,7 +21,8 @@ from automation.errors import (
     is_access_failure,
 )
 from automation.graph.auth import auth_fix
-from automation.jobs import followup
+from automation.jobs import calendar_sync, followup
+from automation.jobs import recommendations as recommendation_job
 from automation.jobs import reminders as reminder_job
 from automation.jobs.intake import Intake
 from automation.jobs.report import RunReport
@@ -53,6 +54,9 @@ def run_pass(
     intake = Intake(app, report, today=today, with_tasks=with_tasks)
     _part(report, "intake", lambda: intake.run(since=since))
     _part(report, "follow-up", lambda: followup.run(app, report, today=today, intake=intake))
+    # After follow-up: both act on what this pass filed or published (no request when idle).
+    _part(report, "recommendations", lambda: recommendation_job.run(app, report, today=today))
+    _part(report, "calendar", lambda: calendar_sync.run(app, report, today=today))
     if reminders:
         _part(report, "reminders", lambda: reminder_job.run(app, report, today=today))
     return report

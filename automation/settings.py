@@ -19,6 +19,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import parse_qs, urlsplit
@@ -239,6 +240,49 @@ class ReminderSettings(_Section):
         return self
 
 
+class RecommendationsSettings(_Section):
+    """After publication: the recommendations list, progress requests and the Panel report.
+
+    Progress requests go on the first working day of every ``progress_every_months``-th
+    month (January first) and ``request_working_days_before`` working days before each
+    Panel meeting; an owner has ``response_working_days`` working days to give an update
+    before it is overdue (escalated once to the manager).
+    """
+
+    enabled: bool = True
+    list_name: str = "HMICFRS recommendations"
+    # Owner of new rows ("" = people.response_owner); owners must be configured people.
+    default_owner: str = ""
+    # People in the force or the office who may own rows (besides the people section).
+    owners: list[str] = Field(default_factory=list)
+    progress_every_months: int = Field(default=3, ge=1, le=12)
+    panel_meetings: list[date] = Field(default_factory=list)
+    request_working_days_before: int = Field(default=15, ge=1, le=60)
+    response_working_days: int = Field(default=10, ge=1, le=60)
+    panel_folder: str = "Panel reports"
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, addresses: list[str]) -> list[str]:
+        for address in addresses:
+            if not _EMAIL.match(address):
+                raise ValueError(f"'{address}' is not an email address")
+        return addresses
+
+
+class CalendarSettings(_Section):
+    """Deadlines and stage due dates as all-day events in the office mailbox's calendar.
+
+    Needs the application permission Calendars.ReadWrite, restricted to that mailbox (README).
+    """
+
+    enabled: bool = False
+    # The mailbox whose calendar holds the events ("" = the sending mailbox).
+    mailbox: str = ""
+    # The zone all-day events are in (an IANA name Outlook accepts, or a Windows name).
+    time_zone: str = "Europe/London"
+
+
 class MailSettings(_Section):
     """How a send whose outcome is unknown is confirmed."""
 
@@ -329,6 +373,8 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     healthz: HealthzSettings = Field(default_factory=HealthzSettings)
+    recommendations: RecommendationsSettings = Field(default_factory=RecommendationsSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -388,6 +434,8 @@ class Settings(BaseSettings):
             raise ValueError(f"certificate.pem_path: file '{self.certificate.pem_path}' not found")
         if self.mailbox and not _EMAIL.match(self.mailbox):
             raise ValueError(f"mailbox: '{self.mailbox}' is not an email address")
+        if self.calendar.mailbox and not _EMAIL.match(self.calendar.mailbox):
+            raise ValueError(f"calendar.mailbox: '{self.calendar.mailbox}' is not an email address")
         keys = [stage.key for stage in self.stages]
         if len(set(keys)) != len(keys):
             raise ValueError("stages: stage keys must be unique")

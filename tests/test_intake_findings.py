@@ -16,8 +16,7 @@ from automation.jobs.intake import REPORT_JSON_MAX, report_json
 from automation.jobs.provision import provision
 from automation.passes import run_pass
 from automation.sandbox.server import Sandbox
-from tests import feeds
-from tests.service_env import make_settings
+from tests.recommendations_env import seed_settings
 
 DEMO = Path(automation.__file__).parent / "demo_data"
 SLUG = "counter-terrorism-joint-inspection-national-security-division"
@@ -61,23 +60,9 @@ def test_report_json_drops_the_last_findings_when_too_long() -> None:
 def test_seed_report_pages_give_numbers_19_to_21_in_draft_and_checklist(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    settings = make_settings(sandbox, tmp_path / "state", fetch_report_pages=True)
+    settings = seed_settings(sandbox, tmp_path / "state")  # the report's pages, served
     app = App(settings)
     provision(app)
-    html = "text/html; charset=utf-8"
-    sandbox.set_page(
-        f"/publications/{SLUG}/", (DEMO / "sample_report_page.html").read_bytes(), html
-    )
-    sandbox.set_page(
-        f"/publication-html/{SLUG}/", (DEMO / "sample_report_html.html").read_bytes(), html
-    )
-    item = feeds.Item(
-        title=feeds.SEED_TITLE,
-        link=f"{sandbox.url}/publications/{SLUG}/",
-        pub_date=feeds.SEED.pub_date,
-        categories=feeds.SEED.categories,
-    )
-    sandbox.set_page("/feed/", feeds.rss([item]))
     assert run_pass(app, today=dt.date(2023, 8, 8), reminders=False).failures == []
     app.resolve()
     [record] = app.tracker.all()

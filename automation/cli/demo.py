@@ -53,6 +53,7 @@ from automation.domain.text import one_line
 from automation.errors import AutomationError
 from automation.exitcodes import ExitCode
 from automation.graph.tracker_list import record_from_item
+from automation.jobs.panel_report import file_name, panel, render
 from automation.jobs.provision import TRIAGE_BUCKET, provision
 from automation.jobs.report import RunReport
 from automation.passes import run_pass
@@ -82,6 +83,7 @@ EARLY_REMINDER_DAYS = (dt.date(2023, 8, 9), dt.date(2023, 8, 23))
 APPROVAL_DAY = dt.date(2023, 9, 1)
 PUBLISH_DAY = dt.date(2023, 9, 4)
 LATE_REMINDER_DAYS = (dt.date(2023, 9, 6), dt.date(2023, 9, 14))
+CYCLE_DAY = dt.date(2023, 10, 2)  # the first quarterly progress request after publication
 
 TITLE_WIDTH = 44
 DRAFT_WIDTH = 34
@@ -336,6 +338,18 @@ class Demo:
         self.check("publication", report)
         self.say_status(seed.item_id)
 
+    def step_after_publication(self) -> None:
+        """Issue 14: the seed's recommendations as rows, a progress request, the Panel paper."""
+        self.heading(f"8. After publication: every recommendation tracked ({long_date(CYCLE_DAY)})")
+        for row in sorted(self.app.recommendations.all(), key=lambda r: r.key):
+            self.say(f"  row {row.key.rsplit('#', 1)[-1]}: {one_line(row.label, 40)}, {row.status}")
+        self.check("progress cycle", run_pass(self.app, today=CYCLE_DAY, reminders=False))
+        for message in self.new_mail():
+            self.say(f"  to {first_recipient(message)}: {message.get('subject', '')}")
+        content = render(self.app, panel(self.app, CYCLE_DAY), "docx")
+        (self.output / file_name(CYCLE_DAY, "docx")).write_bytes(content)
+        self.say(f"Panel report: {file_name(CYCLE_DAY, 'docx')} (in the output folder)")
+
     def say_status(self, item_id: str) -> None:
         """One line: the item's status and office-use checklist."""
         (record,) = self.app.tracker.get_many([item_id])
@@ -507,6 +521,7 @@ def _story(demo: Demo) -> int:
         demo.heading("6. Reminders near the deadlines")
         demo.step_reminders(LATE_REMINDER_DAYS)
         demo.step_final()
+        demo.step_after_publication()
         demo.write_outputs()
     except AutomationError as exc:
         log.debug("demo stopped", exc_info=True)

@@ -206,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--data", type=Path, help="persist the tenant in this directory")
     sandbox.add_argument("--feed", type=Path, help="serve this file at /feed/")
     sandbox.add_argument("--faults", help="JSON fault plan, e.g. '{\"latency_ms\": 50}'")
+    report = _command(
+        sub,
+        "report",
+        common,
+        "build a report from the recommendations list (panel: the Police and Crime Panel paper)",
+        "  automation report panel --as-of 2023-10-20 --output panel.docx\n"
+        "  automation report panel --format csv --output panel.csv",
+    )
+    report.add_argument("which", choices=("panel",), help="the report to build")
+    report.add_argument(
+        "--as-of", type=_date, metavar="DATE", help="position as of this date (YYYY-MM-DD)"
+    )
+    report.add_argument("--format", choices=("docx", "csv"), default="docx", help="docx or csv")
+    report.add_argument(
+        "--output", type=Path, help="write the file here instead of uploading it to the site"
+    )
     demo = _command(
         sub,
         "demo",
@@ -306,6 +322,13 @@ def _dispatch(args: argparse.Namespace, settings: Any) -> int:
     if args.command == "backfill":
         return commands.backfill(
             settings, since=args.since, as_of=args.as_of, with_tasks=args.with_tasks
+        )
+    if args.command == "report":
+        from automation.cli.report import run_report
+        from automation.domain.calendar import london_today
+
+        return run_report(
+            settings, as_of=args.as_of or london_today(), fmt=args.format, output=args.output
         )
     raise SettingsError([f"unknown command {args.command}"])
 

@@ -16,6 +16,8 @@ port                  what the jobs call                           adapter
 ``State``             the local cache (feed validators, delta)     ``LocalState``
 ``WorkspaceIds``      site, list, drive, plan and bucket ids       ``Workspace``
 ``SiteLists``         creating the list and its columns            ``SharePoint``
+``RecommendationRows``  the recommendations list's rows            ``RecommendationsList``
+``OfficeCalendar``    all-day events in the office mailbox         ``OfficeCalendar``
 ====================  ===========================================  ====================
 """
 
@@ -24,12 +26,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
+from automation.domain.recommendations import RecommendationRow
 from automation.domain.record import TrackerRecord
 from automation.settings import Settings
 from automation.webfetch import WebSession
 
 if TYPE_CHECKING:  # adapter value types the ports speak in (typing only)
+    from automation.errors import GraphError
     from automation.graph.batch import Op
+    from automation.graph.calendar import CalendarEvent, EventSpec
     from automation.graph.mail import Attachment, SendResult
     from automation.graph.planner import TaskSpec
     from automation.graph.tracker_list import ItemVersion
@@ -40,7 +45,9 @@ __all__ = [
     "Directory",
     "DraftLibrary",
     "Feeds",
+    "OfficeCalendar",
     "Outbox",
+    "RecommendationRows",
     "Services",
     "SiteLists",
     "State",
@@ -153,6 +160,33 @@ class SiteLists(Protocol):
     def add_column(self, site_id: str, list_id: str, column: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class RecommendationRows(Protocol):
+    """The recommendations list: one row per finding of a published response."""
+
+    def exists(self) -> bool: ...
+    def all(self) -> list[RecommendationRow]: ...
+    def for_publications(self, keys: Iterable[str]) -> dict[str, list[RecommendationRow]]: ...
+    def find(self, key: str) -> RecommendationRow | None: ...
+    def create_or_find(self, fields: Mapping[str, Any]) -> tuple[RecommendationRow, bool]: ...
+    def patch(
+        self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> dict[str, Any]: ...
+    def claim(self, changes: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, str]: ...
+    def patch_many(self, changes: Mapping[str, Mapping[str, Any]]) -> None: ...
+    def columns(self) -> list[dict[str, Any]] | None: ...
+    def create(self) -> None: ...
+    def add_column(self, column: Mapping[str, Any]) -> None: ...
+
+
+class OfficeCalendar(Protocol):
+    """All-day events of ours in the office mailbox's calendar, found by key."""
+
+    def find(self, keys: Iterable[str]) -> dict[str, list[CalendarEvent]]: ...
+    def create(self, specs: Iterable[EventSpec]) -> dict[str, CalendarEvent | GraphError]: ...
+    def move(self, event_id: str, spec: EventSpec) -> None: ...
+    def delete(self, event_id: str) -> None: ...
+
+
 class Services(Protocol):
     """What a job receives: settings and the ports (``automation.app.App`` is one)."""
 
@@ -176,3 +210,7 @@ class Services(Protocol):
     def workspace(self) -> WorkspaceIds: ...
     @property
     def sharepoint(self) -> SiteLists: ...
+    @property
+    def recommendations(self) -> RecommendationRows: ...
+    @property
+    def calendar(self) -> OfficeCalendar | None: ...

@@ -1,4 +1,4 @@
-"""Provisioning: the tracker list and its columns, the drafts folder, the Planner buckets.
+"""Provisioning: the tracker and recommendations lists, the drafts folder, the Planner buckets.
 
 Safe to re-run: it only creates what is missing (a run on a provisioned tenant writes
 nothing). A column that exists with another type is reported, not changed: the data in it
@@ -8,9 +8,11 @@ belongs to the office.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.graph.recommendations_list import COLUMNS as RECOMMENDATION_COLUMNS
 from automation.graph.tracker_list import COLUMNS
 from automation.jobs.ports import Services
 
@@ -36,11 +38,13 @@ def _facet(column: dict[str, Any]) -> str:
     return "unknown"
 
 
-def column_drift(existing: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+def column_drift(
+    existing: list[dict[str, Any]], columns: Sequence[dict[str, Any]] = COLUMNS
+) -> tuple[list[dict[str, Any]], list[str]]:
     """(columns missing from the list, problems with columns of the wrong shape)."""
     by_name = {str(column.get("name")): column for column in existing}
     missing, problems = [], []
-    for wanted in COLUMNS:
+    for wanted in columns:
         found = by_name.get(wanted["name"])
         if found is None:
             missing.append(wanted)
@@ -97,8 +101,27 @@ def _provision(app: Services) -> ProvisionResult:
     if not result.created or any(b in existing for b in wanted):
         result.present.append(f"{len(wanted)} Planner buckets")
     app.workspace.set_buckets(existing)
+    if settings.recommendations.enabled:
+        _provision_recommendations(app, result)
     for line in result.created:
         log.info("provision: created %s", line)
     for line in result.problems:
         log.warning("provision: %s", line)
     return result
+
+
+def _provision_recommendations(app: Services, result: ProvisionResult) -> None:
+    """The recommendations list and its columns (created or upgraded like the tracker)."""
+    name = app.settings.recommendations.list_name
+    existing = app.recommendations.columns()
+    if existing is None:
+        app.recommendations.create()
+        count = len(RECOMMENDATION_COLUMNS) + 1
+        result.created.append(f"recommendations list '{name}' with {count} columns")
+        return
+    result.present.append(f"recommendations list '{name}'")
+    missing, problems = column_drift(existing, RECOMMENDATION_COLUMNS)
+    for column in missing:
+        app.recommendations.add_column(column)
+        result.created.append(f"column {column['name']} of '{name}'")
+    result.problems.extend(f"{name}: {problem}" for problem in problems)

@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from automation.domain.calendar import utc_stamp
+from automation.domain.recommendations import RecommendationRow
 from automation.domain.record import TrackerRecord
-from automation.errors import ConflictError, PreconditionFailedError
+from automation.errors import ConflictError, GraphError, PreconditionFailedError
 from automation.graph.batch import Op
+from automation.graph.calendar import CalendarEvent, EventSpec
 from automation.graph.mail import Attachment, SendResult
 from automation.graph.planner import TaskSpec, task_body
+from automation.graph.recommendations_list import COLUMNS as REC_COLUMNS
+from automation.graph.recommendations_list import row_from_item
 from automation.graph.tracker_list import ItemVersion, encode_fields, record_from_item
 from automation.graph.users import User
 from automation.graph.workspace import Ids
@@ -301,6 +305,115 @@ class FakeOutbox:
         return SendResult(key=key, route="sendMail")
 
 
+# -- recommendations list, office calendar -------------------------------------------------------
+REC_LIST_URL = "https://opcc.test/sites/OPCC/Lists/HMICFRSRecommendations"
+
+
+class FakeRecommendationRows:
+    """The recommendations list as a dict of items (fields as Graph would hold them)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.made = True
+        self.writes: list[tuple[str, str, dict[str, Any]]] = []  # (kind, item id, fields)
+        self.column_defs: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self._version = 0
+
+    def _stamp(self, item_id: str, fields: Mapping[str, Any]) -> None:
+        self._version += 1
+        item = self.items[item_id]
+        item["fields"].update(encode_fields(fields))
+        item["eTag"] = f'"{item_id},{self._version}"'
+
+    def _row(self, item_id: str) -> RecommendationRow:
+        return row_from_item(self.items[item_id], list_url=REC_LIST_URL)
+
+    def exists(self) -> bool:
+        return self.made
+
+    def all(self) -> list[RecommendationRow]:
+        return [self._row(i) for i in self.items]
+
+    def for_publications(self, keys: Iterable[str]) -> dict[str, list[RecommendationRow]]:
+        rows = self.all()
+        return {k: [r for r in rows if r.publication_key == k] for k in dict.fromkeys(keys)}
+
+    def find(self, key: str) -> RecommendationRow | None:
+        return next((r for r in self.all() if r.key == key), None)
+
+    def create_or_find(self, fields: Mapping[str, Any]) -> tuple[RecommendationRow, bool]:
+        found = self.find(str(fields.get("RecKey") or ""))
+        if found is not None:
+            return found, False
+        item_id = str(next(self._ids))
+        self.items[item_id] = {"id": item_id, "fields": {"Created": "2023-09-02T09:00:00Z"}}
+        self._stamp(item_id, fields)
+        self.writes.append(("create", item_id, dict(fields)))
+        return self._row(item_id), True
+
+    def patch(
+        self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> dict[str, Any]:
+        if etag and etag != self.items[item_id]["eTag"]:
+            raise _error(PreconditionFailedError, item_id)
+        self._stamp(item_id, fields)
+        self.writes.append(("patch", item_id, dict(fields)))
+        return {**self.items[item_id]["fields"], "@odata.etag": self.items[item_id]["eTag"]}
+
+    def claim(self, changes: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, str]:
+        won: dict[str, str] = {}
+        for item_id, (etag, fields) in changes.items():
+            if etag and etag != self.items[item_id]["eTag"]:
+                continue
+            won[item_id] = str(self.patch(item_id, fields)["@odata.etag"])
+        return won
+
+    def patch_many(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        for item_id, fields in changes.items():
+            self.patch(item_id, fields)
+
+    def columns(self) -> list[dict[str, Any]] | None:
+        return list(self.column_defs) if self.made else None
+
+    def create(self) -> None:
+        self.made = True
+        self.column_defs = [dict(c) for c in REC_COLUMNS]
+
+    def add_column(self, column: Mapping[str, Any]) -> None:
+        self.column_defs.append(dict(column))
+
+
+class FakeCalendar:
+    """Events by id; each holds its key, subject and day."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, CalendarEvent] = {}
+        self._ids = itertools.count(1)
+
+    def find(self, keys: Iterable[str]) -> dict[str, list[CalendarEvent]]:
+        return {k: [e for e in self.events.values() if e.key == k] for k in dict.fromkeys(keys)}
+
+    def create(self, specs: Iterable[EventSpec]) -> dict[str, CalendarEvent | GraphError]:
+        out: dict[str, CalendarEvent | GraphError] = {}
+        for spec in specs:
+            event_id = f"AAMk-{next(self._ids)}"
+            event = CalendarEvent(
+                key=spec.key, event_id=event_id, subject=spec.subject, day=spec.day
+            )
+            self.events[event_id] = event
+            out[spec.key] = event
+        return out
+
+    def move(self, event_id: str, spec: EventSpec) -> None:
+        self.events[event_id] = CalendarEvent(
+            key=spec.key, event_id=event_id, subject=spec.subject, day=spec.day
+        )
+
+    def delete(self, event_id: str) -> None:
+        self.events.pop(event_id, None)
+
+
 # -- directory, state, workspace, site lists -------------------------------------------------
 class FakeDirectory:
     """Users found by id, UPN or mail (case-insensitive)."""
@@ -493,6 +606,8 @@ class FakeServices:
     http: FakeFeeds = field(default_factory=FakeFeeds)
     state: FakeState = field(default_factory=FakeState)
     sharepoint: FakeSiteLists = field(default_factory=FakeSiteLists)
+    recommendations: FakeRecommendationRows = field(default_factory=FakeRecommendationRows)
+    calendar: FakeCalendar | None = field(default_factory=FakeCalendar)
     workspace: FakeWorkspace = field(init=False)
 
     def __post_init__(self) -> None:

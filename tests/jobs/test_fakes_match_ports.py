@@ -20,6 +20,8 @@ PAIRS: list[tuple[type[Any], type[Any]]] = [
     (ports.WorkspaceIds, fakes.FakeWorkspace),
     (ports.SiteLists, fakes.FakeSiteLists),
     (ports.Feeds, fakes.FakeFeeds),
+    (ports.RecommendationRows, fakes.FakeRecommendationRows),
+    (ports.OfficeCalendar, fakes.FakeCalendar),
 ]
 
 
