@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automation.app import App
-from automation.domain.calendar import long_date
+from automation.domain.calendar import long_date, parse_stamp
 from automation.domain.record import TrackerRecord
 from automation.domain.reminders import DEADLINE_WHAT
 from automation.domain.workflow import TERMINAL, Status, declined, status_in
@@ -74,6 +74,21 @@ def lease_free_at(lease: str) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
+def mail_confirmed_by(record: TrackerRecord, minutes: float) -> dt.datetime:
+    """When a circulation email whose outcome is unknown may be sent again (min when none).
+
+    Until then the service rightly leaves the circulation unfinished: the email may have
+    gone out and not be in the mailbox yet (``mail.confirm_minutes``).
+    """
+    pending = record.mail.get("pending")
+    entries = pending.values() if isinstance(pending, dict) else ()
+    stamps = [parse_stamp(e.get("at")) for e in entries if isinstance(e, dict)]
+    latest = max((s for s in stamps if s is not None), default=None)
+    if latest is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return latest + dt.timedelta(minutes=minutes)
+
+
 @dataclass(slots=True)
 class Digest:
     """One delivered digest: to whom, and its rows (item id, what, due)."""
@@ -95,6 +110,9 @@ class Audit:
     """Item id -> number of deliveries before a person decided No on it."""
     half_done: dict[str, str] = field(default_factory=dict)
     """Item id -> why, for items half done at the end of the day before."""
+    leases: dict[str, str] = field(default_factory=dict)
+    """Each item's lease at the previous audit (one that expired during a pass and was then
+    taken and released by that pass still held the item when the pass started)."""
     first_decision: dict[str, str] = field(default_factory=dict)
     orphans: set[str] = field(default_factory=set)
 
@@ -240,12 +258,17 @@ class Audit:
             if not why:
                 continue
             now_half[record.item_id] = why
-            free = lease_free_at(record.lease)
+            free = max(
+                lease_free_at(record.lease),
+                lease_free_at(self.leases.get(record.item_id, "")),
+                mail_confirmed_by(record, self.observer.settings.mail.confirm_minutes),
+            )
             if record.item_id in self.half_done and free <= started:
                 lines.append(
                     f"{record.marker}: {why} for more than a day (lease {record.lease or 'none'})"
                 )
         self.half_done = now_half
+        self.leases = {record.item_id: record.lease for record in records}
         return lines
 
 

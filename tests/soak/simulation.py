@@ -104,10 +104,11 @@ class Year:
     tracebacks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # A confirmation window of seconds (longer than the 0.4 s Sent Items lag), for the
-        # in-process passes and the `automation once` processes alike: a send whose answer
-        # was lost is not repeated while it may be lagging, nor held for a real 10 minutes.
-        self.monkeypatch.setenv("AUTOMATION_MAIL__CONFIRM_MINUTES", "0.05")
+        # A confirmation window of about a second (longer than the 0.4 s Sent Items lag), for
+        # the in-process passes and the `automation once` processes alike: a send whose
+        # answer was lost is not repeated while it may be lagging, nor held for a real 10
+        # minutes (the audit excuses a circulation waiting within it, as it does a lease).
+        self.monkeypatch.setenv("AUTOMATION_MAIL__CONFIRM_MINUTES", "0.02")
         self.rng = random.Random(self.seed)
         self.pubs = publications()
         self.state_dir = self.tmp / "state"
