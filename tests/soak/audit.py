@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automation.app import App
-from automation.domain.calendar import long_date, parse_stamp
+from automation.domain.calendar import long_date
 from automation.domain.record import TrackerRecord
 from automation.domain.reminders import DEADLINE_WHAT
 from automation.domain.workflow import TERMINAL, Status, declined, status_in
@@ -74,21 +74,6 @@ def lease_free_at(lease: str) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def mail_confirmed_by(record: TrackerRecord, minutes: float) -> dt.datetime:
-    """When a circulation email whose outcome is unknown may be sent again (min when none).
-
-    Until then the service rightly leaves the circulation unfinished: the email may have
-    gone out and not be in the mailbox yet (``mail.confirm_minutes``).
-    """
-    pending = record.mail.get("pending")
-    entries = pending.values() if isinstance(pending, dict) else ()
-    stamps = [parse_stamp(e.get("at")) for e in entries if isinstance(e, dict)]
-    latest = max((s for s in stamps if s is not None), default=None)
-    if latest is None:
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
-    return latest + dt.timedelta(minutes=minutes)
-
-
 @dataclass(slots=True)
 class Digest:
     """One delivered digest: to whom, and its rows (item id, what, due)."""
@@ -110,9 +95,6 @@ class Audit:
     """Item id -> number of deliveries before a person decided No on it."""
     half_done: dict[str, str] = field(default_factory=dict)
     """Item id -> why, for items half done at the end of the day before."""
-    leases: dict[str, str] = field(default_factory=dict)
-    """Each item's lease at the previous audit (one that expired during a pass and was then
-    taken and released by that pass still held the item when the pass started)."""
     first_decision: dict[str, str] = field(default_factory=dict)
     orphans: set[str] = field(default_factory=set)
 
@@ -141,7 +123,7 @@ class Audit:
         lines += self._recipients(mail)
         lines += self._reminders_carried(records, mail)
         lines += self._declined_quiet(mail)
-        lines += self._half_done(records, last_pass_started)
+        lines += self._half_done(records, last_pass_started, calm=calm)
         self.record(day, lines)
         return records
 
@@ -250,7 +232,12 @@ class Audit:
                     lines.append(f"S55-{item_id}: in digest {entry.get('key')} after a No")
         return lines
 
-    def _half_done(self, records: list[TrackerRecord], started: dt.datetime) -> list[str]:
+    def _half_done(
+        self, records: list[TrackerRecord], started: dt.datetime, *, calm: bool
+    ) -> list[str]:
+        """Items half done at the last audit and still now, though the day's last pass ran
+        undisturbed after their lease was free (a storm or a crash may leave work for the
+        next pass: that is retried, not lost)."""
         lines = []
         now_half: dict[str, str] = {}
         for record in records:
@@ -258,17 +245,12 @@ class Audit:
             if not why:
                 continue
             now_half[record.item_id] = why
-            free = max(
-                lease_free_at(record.lease),
-                lease_free_at(self.leases.get(record.item_id, "")),
-                mail_confirmed_by(record, self.observer.settings.mail.confirm_minutes),
-            )
-            if record.item_id in self.half_done and free <= started:
+            free = lease_free_at(record.lease)
+            if record.item_id in self.half_done and free <= started and calm:
                 lines.append(
                     f"{record.marker}: {why} for more than a day (lease {record.lease or 'none'})"
                 )
         self.half_done = now_half
-        self.leases = {record.item_id: record.lease for record in records}
         return lines
 
 
