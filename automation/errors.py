@@ -4,7 +4,8 @@
     ├── SettingsError(ValueError)      invalid or missing settings (CLI exit 2)
     ├── FeedError                      a feed could not be fetched or parsed (names the URL)
     ├── TemplateError                  the Word or email template cannot be rendered
-    ├── AuthError                      no token could be obtained (msal error code, no secret)
+    ├── AuthError                      no token could be obtained (msal error code, no secret);
+    │                                  ``transient`` when the identity endpoint was unreachable
     ├── ItemError                      one publication failed; carries the key and field
     └── GraphError                     Graph answered with an error or could not be reached
         ├── GraphTransportError        connection/timeout; no HTTP status
@@ -62,10 +63,16 @@ class TemplateError(AutomationError):
 
 
 class AuthError(AutomationError):
-    """No access token could be obtained."""
+    """No access token could be obtained.
 
-    def __init__(self, message: str, *, code: str = "") -> None:
+    ``transient`` is True when the identity endpoint could not be reached or answered with
+    a server error (the next try may work); otherwise a person must fix the credential,
+    the tenant or the app registration.
+    """
+
+    def __init__(self, message: str, *, code: str = "", transient: bool = False) -> None:
         self.code = code
+        self.transient = transient
         super().__init__(message)
 
 
@@ -213,6 +220,18 @@ _DUPLICATE = re.compile(
     r"|duplicate key|uniqueness",
     re.IGNORECASE,
 )
+
+
+def is_access_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` means the app is not let in: nothing works until a person acts.
+
+    A wrong or expired credential, a wrong tenant, an unreadable certificate, or Graph
+    answering 401/403 to a call a whole pass depends on (a missing permission or grant).
+    Commands exit 2 on it and ``run`` stops (a restart cannot heal it).
+    """
+    if isinstance(exc, AuthError):
+        return not exc.transient
+    return isinstance(exc, UnauthorizedError | ForbiddenError)
 
 
 def names_duplicate_value(code: str, message: str) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from xml.etree.ElementTree import ParseError
 
 import defusedxml
@@ -98,7 +98,7 @@ def fetch_feed(
     try:
         with bounded_get(session, url, headers=headers, timeout=timeout, verify=verify) as response:
             if response.status_code == 304:
-                logger.info("feed %s not modified", url)
+                logger.debug("feed %s not modified", url)
                 return FeedResult(
                     url=url,
                     publications=(),
@@ -131,6 +131,20 @@ def fetch_feed(
         not_modified=False,
         cache=new_cache,
     )
+
+
+MAX_PAGES = 200
+"""Backfill reads at most this many pages of one feed (10 items a page: years of reports)."""
+
+
+def page_url(url: str, page: int) -> str:
+    """Page ``page`` of a WordPress feed (``?paged=N``); page 1 is the feed URL itself."""
+    if page <= 1:
+        return url
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key != "paged"]
+    query.append(("paged", str(page)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _looks_like_feed(body: bytes) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -71,8 +72,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
-def configure(level: str = "INFO", fmt: str = "text") -> None:
-    """Send logs to stderr in the chosen format, redacted."""
+PRINTED_LOGGERS = ("automation.actions", "automation.jobs.provision")
+"""Loggers whose INFO lines a command also prints on stdout (each action, what provision made)."""
+
+
+class PrintedElsewhere(logging.Filter):
+    """Drops INFO lines that the command prints itself, so a terminal shows each once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and record.name.startswith(PRINTED_LOGGERS))
+
+
+def same_stream(first: object, second: object) -> bool:
+    """Whether two open files write to the same place (one terminal, one journal stream)."""
+    try:
+        a = os.fstat(first.fileno())  # type: ignore[attr-defined]
+        b = os.fstat(second.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
+
+
+def configure(level: str = "INFO", fmt: str = "text", *, printed: bool = False) -> None:
+    """Send logs to stderr in the chosen format, redacted.
+
+    ``printed``: the command prints its actions on stdout; when stdout and stderr are the
+    same terminal or stream, the matching INFO log lines are left out (said once). Where
+    they differ (stdout to a file, logs to the journal), the log keeps them.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_s55", False):
@@ -80,11 +107,16 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._s55 = True  # type: ignore[attr-defined]
     handler.addFilter(RedactingFilter())
+    if printed and same_stream(sys.stdout, sys.stderr):
+        handler.addFilter(PrintedElsewhere())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("urllib3", "msal", "apscheduler.executors.default"):
+    for noisy in ("urllib3", "msal"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # APScheduler says "Adding job tentatively" and "Running job" every cycle; the service
+    # logs each job's outcome itself.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -6,8 +6,11 @@ Europe/London wall-clock time. Jobs run one at a time on a single worker thread,
 never touch the same local state at once and the listed order is the run order.
 
 A failing job is logged (type and message, through the redacting log set-up), recorded in
-:class:`HealthState`, and the schedule goes on. SIGTERM/SIGINT (or :meth:`Service.stop`) let
-the job in flight finish, skip anything still queued, and make :meth:`Service.run` return 0.
+:class:`HealthState`, and the schedule goes on, unless ``fatal`` says the failure needs a
+person (a refused credential): then the service logs why and stops with exit code 2, which
+systemd's ``RestartPreventExitStatus=2`` does not restart. SIGTERM/SIGINT (or
+:meth:`Service.stop`) let the job in flight finish, skip anything still queued, and make
+:meth:`Service.run` return 0.
 """
 
 from __future__ import annotations
@@ -167,6 +170,10 @@ class _HealthHandler(BaseHTTPRequestHandler):
     server_version = "s55-automation"
     sys_version = ""
 
+    def version_string(self) -> str:
+        """The Server header: the name alone (the base class appends " " + sys_version)."""
+        return self.server_version
+
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != "/healthz":
             self._answer(404, {"error": "not found"})
@@ -197,7 +204,10 @@ class Service:
         misfire_grace_seconds: int = 3600,
         healthz: tuple[str, int] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        fatal: Callable[[BaseException], str] | None = None,
     ) -> None:
+        """``fatal(exc)`` returns "" for a failure the schedule rides out, else the one line
+        to log before stopping with `ExitCode.CONFIG`."""
         if not jobs:
             raise ValueError("a Service needs at least one job")
         names = [job.name for job in jobs]
@@ -211,6 +221,8 @@ class Service:
         self.clock = clock
         self.health = HealthState(self.jobs, started=clock())
         self.healthz_port: int | None = None
+        self.fatal = fatal
+        self.exit_code: int = ExitCode.OK
         self._lock = threading.Lock()
         self._ran = False
         self._stop_requested = threading.Event()
@@ -249,7 +261,7 @@ class Service:
             scheduler.start()  # blocks until the watcher has shut the scheduler down
             watcher.join()
             logger.info("service stopped")
-            return ExitCode.OK
+            return self.exit_code
         finally:
             self._finished.set()
             self._stop_healthz()
@@ -315,6 +327,18 @@ class Service:
             except Exception as exc:
                 error = describe_error(exc)
                 self.health.record_failure(spec.name, self.clock(), error)
+                reason = self.fatal(exc) if self.fatal is not None else ""
+                if reason:
+                    logger.critical(
+                        "job %s: %s; the service stops (exit %d): restarting cannot fix this",
+                        spec.name,
+                        reason,
+                        ExitCode.CONFIG,
+                        extra={"job": spec.name},
+                    )
+                    self.exit_code = ExitCode.CONFIG
+                    self.stop()
+                    return
                 logger.error(
                     "job %s failed after %.1fs: %s: %s",
                     spec.name,

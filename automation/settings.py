@@ -3,14 +3,24 @@
 Environment variables win over the file; nested settings use ``__``
 (``AUTOMATION_SHAREPOINT__SITE_ID``). Secrets are ``SecretStr`` and never printed.
 Every setting is documented in ``config/automation.example.toml``.
+
+Every problem is one line naming the setting and its fix (the CLI exits 2 on them): the
+environment is checked before pydantic sees it (lists not written as JSON, names that match
+no setting, with a "did you mean"), and the file before it is parsed (unreadable, a
+directory). (Over 500 lines: those plain-language checks need the fields they describe.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
+import json
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +41,7 @@ from pydantic_settings import (
 )
 
 from automation.domain import stages
+from automation.domain.forces import force_for_label
 from automation.domain.publications import HMICFRS_HOSTS
 from automation.errors import SettingsError
 
@@ -39,6 +50,13 @@ ENV_PREFIX = "AUTOMATION_"
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _PROXY = re.compile(r"^https?://(?:[^@/\s]+@)?[^@/:\s]+(?::\d{1,5})?/?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+# A verified domain of the tenant (contoso.onmicrosoft.com, opcc.police.uk).
+_DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
+TENANT_HINT = (
+    "copy Directory (tenant) ID from Entra admin center > Overview (a GUID such as "
+    "8487968d-1c2b-4d5e-9f00-123456789abc), or give the tenant's domain (contoso.onmicrosoft.com)"
+)
 # The plan id in the path of a Planner link: .../PlanViews/<id> (tasks.office.com) or
 # .../plan/<id>/... (planner.cloud.microsoft).
 _PLAN_IN_PATH = re.compile(r"/(?:planviews|plan)/([A-Za-z0-9_-]+)", re.IGNORECASE)
@@ -73,6 +91,25 @@ def plan_id_from(value: str) -> str:
         f"'{value}' is a link without a plan id: in Planner use the plan's ... menu > "
         "Copy link to plan (the link holds planId=...), or give the id itself"
     )
+
+
+def derive_aliases(force_name: str, pcc_area: str, extra: list[Any]) -> list[str]:
+    """Our force's other names: the area, its known spellings, then ``extra`` (no repeats).
+
+    The force's own name is not repeated; case is ignored when removing repeats.
+    """
+    names: list[str] = [pcc_area]
+    known = force_for_label(force_name)
+    if known is not None:
+        names.extend(known.spellings)
+    names.extend(str(name) for name in extra)
+    seen = {force_name.strip().casefold()}
+    out: list[str] = []
+    for name in (name.strip() for name in names):
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return out
 
 
 class _Section(BaseModel):
@@ -211,7 +248,7 @@ class MailSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """The `run` service's schedule."""
+    """The `run` service's schedule; ``reminders_at`` also governs ``once`` (timers)."""
 
     interval_minutes: int = Field(default=15, ge=1)
     interval_seconds: int | None = Field(default=None, ge=1)
@@ -246,6 +283,9 @@ class Settings(BaseSettings):
     tenant_id: str = Field(min_length=1)
     client_id: str = Field(min_length=1)
     client_secret: SecretStr | None = None
+    # When the client secret expires (Entra shows it next to the secret): doctor warns
+    # 30 days ahead and fails once it has passed.
+    secret_expires_on: dt.date | None = None
     certificate: CertificateSettings | None = None
     authority_host: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
@@ -267,9 +307,12 @@ class Settings(BaseSettings):
     report_hosts: list[str] = Field(default_factory=lambda: list(HMICFRS_HOSTS))
 
     deadline_rule: Literal["statutory", "publication_plus_56"] = "statutory"
-    force_name: str = Field(default="Norfolk Constabulary", min_length=1)
-    force_aliases: list[str] = Field(default_factory=lambda: ["Norfolk"])
-    pcc_area: str = Field(default="Norfolk", min_length=1)
+    # Required, no default: a wrong force decides every report wrongly and silently.
+    force_name: str = Field(min_length=1)
+    pcc_area: str = Field(min_length=1)
+    # Derived from force_name and pcc_area (the force's known spellings and the area);
+    # names given here are added (a former name, an abbreviation).
+    force_aliases: list[str] = Field(default_factory=list)
     # A Police, Fire and Crime Commissioner's office names its fire and rescue service here;
     # its inspection reports then need a response (not under Section 55).
     fire_and_rescue_service: str = ""
@@ -292,6 +335,26 @@ class Settings(BaseSettings):
 
     # Checks of one field are field validators: a model validator only runs when every
     # field is valid, so its problems would hide behind the others'.
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_aliases(cls, data: Any) -> Any:
+        """force_aliases = the area, the force's known spellings, then any given extras."""
+        if not isinstance(data, Mapping):
+            return data
+        force, area = data.get("force_name"), data.get("pcc_area")
+        extra = data.get("force_aliases") or []
+        if not isinstance(force, str) or not isinstance(area, str) or not isinstance(extra, list):
+            return data
+        return {**data, "force_aliases": derive_aliases(force, area, extra)}
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (_GUID.match(value) or _DOMAIN.match(value)):
+            raise ValueError(f"'{value}' is neither a tenant GUID nor a domain: {TENANT_HINT}")
+        return value
+
     @field_validator("authority_host", "graph_url")
     @classmethod
     def _https(cls, url: str) -> str:
@@ -328,6 +391,14 @@ class Settings(BaseSettings):
         keys = [stage.key for stage in self.stages]
         if len(set(keys)) != len(keys):
             raise ValueError("stages: stage keys must be unique")
+        ours = force_for_label(self.force_name)
+        for name in (self.pcc_area, *self.force_aliases):
+            other = force_for_label(name)
+            if other is not None and ours is not None and other != ours:
+                raise ValueError(
+                    f"force_aliases/pcc_area: '{name}' is {other.name}, not {ours.name} "
+                    "(force_name): correct force_name, pcc_area and force_aliases together"
+                )
         return self
 
     @classmethod
@@ -383,19 +454,139 @@ def _env_name(loc: tuple[Any, ...]) -> str:
     return ENV_PREFIX + "__".join(part.upper() for part in parts)
 
 
-def describe_errors(exc: ValidationError) -> list[str]:
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings section class in ``annotation`` (``X | None`` included), if any."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.6)
+    if not close:
+        folded = {choice.replace("_", ""): choice for choice in choices}
+        close = [folded[key] for key in (name.lower().replace("_", ""),) if key in folded]
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _json_example(value: str, annotation: Any) -> str:
+    """``value`` as the JSON list the setting wants, for the fix hint."""
+    items: list[Any] = [part.strip().strip("'\"") for part in value.strip("[]").split(",")]
+    items = [item for item in items if item]
+    item_type = (get_args(annotation) or (str,))[0]
+    if item_type is int and all(item.lstrip("-").isdigit() for item in items):
+        items = [int(item) for item in items]
+    return json.dumps(items)
+
+
+def environment_problems(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``AUTOMATION_*`` variables that name no setting, or hold a list/section not as JSON.
+
+    pydantic-settings ignores an unknown top-level name (a typo is silently lost) and
+    answers a non-JSON list with a traceback: both become one line naming the fix.
+    """
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    fields = Settings.model_fields
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or len(name) == len(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        field = fields.get(path[0])
+        if field is None:
+            hint = _did_you_mean(path[0], list(fields))
+            problems.append(f"{name}: names no setting{hint}; remove it or correct the name")
+            continue
+        annotation = field.annotation
+        section = _model_of(annotation)
+        if len(path) > 1 and section is not None:
+            sub = section.model_fields.get(path[1])
+            if sub is None:
+                hint = _did_you_mean(path[1], list(section.model_fields))
+                dotted = f"{path[0]}.{path[1]}"
+                problems.append(f"{name}: names no setting {dotted}{hint}")
+                continue
+            annotation, section = sub.annotation, None
+        if not (_is_list(annotation) or section is not None):
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            example = (
+                _json_example(value, annotation) if _is_list(annotation) else '{"key": "value"}'
+            )
+            problems.append(f"{name}: not JSON; write {example}")
+    return problems
+
+
+def describe_errors(exc: ValidationError, *, environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per problem naming the setting (file key and environment variable)."""
+    environ = os.environ if environ is None else environ
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = tuple(error.get("loc", ()))
         message = str(error.get("msg", "invalid"))
         message = message.removeprefix("Value error, ")
-        if loc:
-            dotted = ".".join(str(part) for part in loc)
-            lines.append(f"setting {dotted} ({_env_name(loc)}): {message}")
+        dotted = ".".join(str(part) for part in loc)
+        if error.get("type") == "extra_forbidden" and loc:
+            lines.append(f"unknown setting {dotted}{_unknown_hint(loc)}")
+        elif loc:
+            where = _env_name(loc)
+            source = " (set in the environment)" if where in environ else ""
+            lines.append(f"setting {dotted} ({where}){source}: {message}")
         else:
             lines.append(f"settings: {message}")
     return lines
+
+
+def _unknown_hint(loc: tuple[Any, ...]) -> str:
+    """ "(did you mean ...?)" for an unknown key, from the section it appears in."""
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_of(field.annotation) if field is not None else None
+        if model is None and field is not None and _is_list(field.annotation):
+            model = _model_of(get_args(field.annotation)[0])
+    if model is None:
+        return ""
+    return _did_you_mean(str(loc[-1]), list(model.model_fields))
+
+
+def _read_config(config: Path) -> None:
+    """Refuse a missing, unreadable or non-TOML file with one line naming the fix."""
+    if config.is_dir():
+        raise SettingsError(
+            [
+                f"config file {config}: is a directory; pass the settings file inside it "
+                f"(e.g. --config {config / 'automation.toml'})"
+            ]
+        )
+    if not config.exists():
+        raise SettingsError([f"config file {config}: not found; pass --config FILE"])
+    try:
+        text = config.read_text(encoding="utf-8")
+    except PermissionError:
+        raise SettingsError(
+            [
+                f"config file {config}: cannot be read by uid {os.getuid()} (permission denied); "
+                "give the service user's group read access (chgrp s55; chmod 0640)"
+            ]
+        ) from None
+    except OSError as exc:
+        raise SettingsError([f"config file {config}: cannot be read ({exc.strerror})"]) from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"config file {config}: not valid TOML: {exc}"]) from None
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([f"config file {config}: not valid TOML: {exc}"]) from None
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
@@ -406,18 +597,59 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """
     settings_cls: type[Settings] = Settings
     if config is not None:
-        if not config.is_file():
-            raise SettingsError([f"config file {config}: not found"])
-        try:
-            tomllib.loads(config.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError([f"config file {config}: not valid TOML: {exc}"]) from None
+        _read_config(config)
 
         class FileSettings(Settings):
             model_config = SettingsConfigDict(toml_file=config)
 
         settings_cls = FileSettings
+    problems = environment_problems()
+    if problems:
+        raise SettingsError(problems)
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:
-        raise SettingsError(describe_errors(exc)) from None
+        lines = describe_errors(exc)
+        missing = any(error.get("type") == "missing" for error in exc.errors())
+        if config is None and missing and not overrides:
+            lines.append("no settings file given: pass --config FILE")
+        raise SettingsError(lines) from None
+    except ValueError as exc:  # pydantic-settings' own parse error (an odd environment value)
+        raise SettingsError([f"environment: {exc}"]) from None
+
+
+def state_dir_problem(state_dir: Path) -> str:
+    """Why the service cannot keep its state in ``state_dir`` ("" when it can).
+
+    The directory need not exist yet: its nearest existing parent must then be writable.
+    """
+    uid = os.getuid()
+    fix = (
+        f"create it for the service user (install -d -o <user> {state_dir}) or point "
+        "state_dir (AUTOMATION_STATE_DIR) at a writable directory"
+    )
+    if state_dir.exists() and not state_dir.is_dir():
+        return f"state_dir {state_dir}: not a directory; {fix}"
+    probe = state_dir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"state_dir {state_dir}: {probe} is not a directory; {fix}"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "" if probe == state_dir else f" ({probe} would hold it)"
+        return f"state_dir {state_dir}: not writable by uid {uid}{what}; {fix}"
+    state = state_dir / "state.json"
+    if state.exists() and not os.access(state, os.R_OK | os.W_OK):
+        return f"state_dir {state_dir}: state.json not writable by uid {uid}; {fix}"
+    return ""
+
+
+def require_state_dir(settings: Settings) -> None:
+    """Raise a one-line SettingsError when the state directory is unusable.
+
+    Raises:
+        SettingsError: ``state_dir`` is a file, or not writable by this user.
+    """
+    problem = state_dir_problem(settings.state_dir)
+    if problem:
+        raise SettingsError([problem])

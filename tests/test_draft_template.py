@@ -52,7 +52,13 @@ W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 
 
 def _settings(**changes: Any) -> Settings:
-    return Settings(tenant_id="t", client_id="c", client_secret="s", **changes)
+    values: dict[str, Any] = {"force_name": "Norfolk Constabulary", "pcc_area": "Norfolk"}
+    return Settings(
+        tenant_id="contoso.onmicrosoft.com",
+        client_id="c",
+        client_secret="s",
+        **{**values, **changes},
+    )
 
 
 def _seed_publication() -> Publication:

@@ -655,7 +655,10 @@ def test_other_quotes_inside_a_tag_are_a_named_syntax_error(tmp_path: Path) -> N
 # --- settings ----------------------------------------------------------------------------------
 
 SECRET = "hostile-settings-secret-9f8e7d"
-GOOD_TOP = f'tenant_id = "t"\nclient_id = "c"\nclient_secret = "{SECRET}"\n'
+GOOD_TOP = (
+    'tenant_id = "contoso.onmicrosoft.com"\nforce_name = "Norfolk Constabulary"\n'
+    f'pcc_area = "Norfolk"\nclient_id = "c"\nclient_secret = "{SECRET}"\n'
+)
 SETTINGS_CASES = [
     pytest.param(
         {"AUTOMATION_SCHEDULE__INTERVAL_MINUTES": "abc"},
@@ -709,7 +712,13 @@ def test_bad_settings_exit_2_with_one_line_per_problem(
 def test_load_settings_names_the_problem_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOMATION_SCHEDULE__INTERVAL_MINUTES", "abc")
     with pytest.raises(SettingsError) as caught:
-        load_settings(tenant_id="t", client_id="c", client_secret=SECRET)
+        load_settings(
+            tenant_id="contoso.onmicrosoft.com",
+            force_name="Norfolk Constabulary",
+            pcc_area="Norfolk",
+            client_id="c",
+            client_secret=SECRET,
+        )
     [line] = caught.value.problems
     assert "AUTOMATION_SCHEDULE__INTERVAL_MINUTES" in line
     assert SECRET not in str(caught.value)
@@ -858,7 +867,13 @@ any_text = st.lists(st.one_of(st.text(max_size=20), st.sampled_from(MARKUP_BITS)
 
 @functools.cache
 def _plain_settings() -> Settings:
-    return load_settings(tenant_id="t", client_id="c", client_secret="not-a-real-secret")
+    return load_settings(
+        tenant_id="contoso.onmicrosoft.com",
+        force_name="Norfolk Constabulary",
+        pcc_area="Norfolk",
+        client_id="c",
+        client_secret="not-a-real-secret",
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -355,7 +355,13 @@ def test_find_sent_counts_a_submitted_message_flagged_unsent_but_not_a_draft() -
 
 # -- the setting ---------------------------------------------------------------------------
 def test_confirm_minutes_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    base = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+    base = {
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "c",
+        "client_secret": "s",
+        "force_name": "Norfolk Constabulary",
+        "pcc_area": "Norfolk",
+    }
     assert load_settings(None, **base).mail.confirm_minutes == 10
     monkeypatch.setenv("AUTOMATION_MAIL__CONFIRM_MINUTES", "2.5")
     assert load_settings(None, **base).mail.confirm_minutes == 2.5

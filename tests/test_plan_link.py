@@ -43,7 +43,8 @@ def test_the_settings_file_may_hold_the_link(
     monkeypatch.delenv("AUTOMATION_PLANNER__PLAN_ID", raising=False)
     config = tmp_path / "automation.toml"
     config.write_text(
-        'tenant_id = "t"\nclient_id = "c"\n[planner]\n'
+        'tenant_id = "contoso.onmicrosoft.com"\nforce_name = "Norfolk Constabulary"\n'
+        'pcc_area = "Norfolk"\nclient_id = "c"\n[planner]\n'
         f'plan_id = "https://planner.cloud.microsoft/webui/v1/plan?planId={PLAN}"\n',
         encoding="utf-8",
     )
@@ -56,7 +57,13 @@ def test_a_bad_link_in_the_environment_is_one_settings_line(
 ) -> None:
     monkeypatch.setenv("AUTOMATION_PLANNER__PLAN_ID", "https://tasks.office.com/x/Home/")
     with pytest.raises(SettingsError) as caught:
-        load_settings(tenant_id="t", client_id="c", client_secret="s")
+        load_settings(
+            tenant_id="contoso.onmicrosoft.com",
+            force_name="Norfolk Constabulary",
+            pcc_area="Norfolk",
+            client_id="c",
+            client_secret="s",
+        )
     [line] = [line for line in caught.value.problems if "plan_id" in line]
     assert "AUTOMATION_PLANNER__PLAN_ID" in line
     assert "planId=" in line

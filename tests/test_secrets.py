@@ -243,9 +243,17 @@ def test_settings_text_hides_secret_and_passphrase(tmp_path: Path) -> None:
     pem.write_text("not checked until a token is wanted\n", encoding="ascii")
     secret = "a-client-secret-value-6d1f"
     passphrase = "a-key-passphrase-value-0c2a"
-    with_secret = load_settings(tenant_id="t", client_id="c", client_secret=secret)
+    with_secret = load_settings(
+        tenant_id="contoso.onmicrosoft.com",
+        force_name="Norfolk Constabulary",
+        pcc_area="Norfolk",
+        client_id="c",
+        client_secret=secret,
+    )
     with_cert = load_settings(
-        tenant_id="t",
+        tenant_id="contoso.onmicrosoft.com",
+        force_name="Norfolk Constabulary",
+        pcc_area="Norfolk",
         client_id="c",
         certificate={"pem_path": pem, "passphrase": passphrase},
     )

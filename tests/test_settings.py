@@ -50,6 +50,7 @@ def test_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_environment_wins_over_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOMATION_CLIENT_SECRET", "s3cr3t-value")
     monkeypatch.setenv("AUTOMATION_FORCE_NAME", "Suffolk Constabulary")
+    monkeypatch.setenv("AUTOMATION_PCC_AREA", "Suffolk")  # the two go together
     monkeypatch.setenv("AUTOMATION_SCHEDULE__INTERVAL_MINUTES", "5")
     monkeypatch.setenv("AUTOMATION_FEED_URLS", '["https://example.org/a/feed/"]')
     settings = load_settings(EXAMPLE)

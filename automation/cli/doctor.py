@@ -9,8 +9,8 @@ secret or a token (every line also goes through the log redactor).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +19,14 @@ from urllib.parse import quote, urlsplit
 
 from automation import logsetup
 from automation.app import build_app, token_provider
+from automation.cli.doctor_local import (
+    REPORT_PAGES_FIX,
+    STATE_FIX,
+    credential_expiry,
+    relevance_line,
+    report_pages_line,
+    state_dir_line,
+)
 from automation.documents import check_template
 from automation.drafts import template_path
 from automation.errors import (
@@ -32,7 +40,7 @@ from automation.errors import (
 )
 from automation.exitcodes import ExitCode
 from automation.feed import fetch_feed
-from automation.graph.auth import TokenProvider
+from automation.graph.auth import TokenProvider, auth_fix
 from automation.graph.client import RetryPolicy, Transport
 from automation.graph.tracker_list import COLUMN_SELECT
 from automation.graph.transport import outbound_session
@@ -52,7 +60,6 @@ PROBE_NAME = ".s55-doctor-probe.txt"
 PROBE_CONTENT = b"Section 55 automation: doctor write check. Safe to delete.\n"
 PROBE_SUBJECT = "Section 55 doctor check (not sent)"
 GRAPH_CHECKS = ("site", "tracker list", "library", "planner", "users", "mailbox")
-_AADSTS = re.compile(r"AADSTS(\d+)")
 
 SITE_HINT = (
     "grant the app write access to the site (Sites.Selected: POST /sites/{site-id}/permissions "
@@ -87,18 +94,6 @@ MAILBOX_HINT = (
 )
 FEED_HINT = "check feed_urls and that this host can reach the feed (proxy, firewall, ca_bundle)"
 
-_TOKEN_HINTS = {
-    "7000215": "the client secret is wrong: copy the secret's Value (not its Secret ID) from "
-    "the app registration (Certificates & secrets) into client_secret",
-    "7000222": "the client secret has expired: add a new secret to the app registration and "
-    "update client_secret",
-    "700027": "the certificate is not uploaded to the app registration (Certificates & "
-    "secrets) or has expired: upload the certificate from certificate.pem_path",
-    "700016": "client_id is not an application in this tenant: check client_id and tenant_id",
-    "90002": "the tenant was not found: check tenant_id (Directory (tenant) ID)",
-    "900023": "tenant_id is not a valid tenant: check tenant_id (Directory (tenant) ID)",
-}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckResult:
@@ -132,27 +127,6 @@ def _fail(name: str, problem: str, hint: str) -> CheckResult:
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc or url
-
-
-def _token_hint(exc: AuthError, settings: Settings) -> str:
-    found = _AADSTS.search(str(exc))
-    if found and found.group(1) in _TOKEN_HINTS:
-        return _TOKEN_HINTS[found.group(1)]
-    if exc.code == "invalid_client":
-        if settings.certificate is not None:
-            return _TOKEN_HINTS["700027"]
-        return "the client secret is wrong or expired: create a new one in the app registration"
-    if exc.code == "invalid_tenant":
-        return _TOKEN_HINTS["90002"]
-    if exc.code in ("authority_unavailable", "request_failed", "no_response"):
-        return (
-            f"the identity endpoint is unreachable: check authority_host "
-            f"({_host(settings.authority_host)}), proxy/firewall and ca_bundle"
-        )
-    return (
-        "check tenant_id, client_id and the credential (wrong or expired secret, certificate "
-        "not uploaded to the app registration, wrong tenant)"
-    )
 
 
 class Doctor:
@@ -243,10 +217,14 @@ class Doctor:
     def _settings(self) -> CheckResult:
         s = self.settings
         kind = "certificate" if s.certificate is not None else "secret"
+        state = state_dir_line(s)
+        if state:
+            return _fail("settings", state, STATE_FIX)
         return _ok(
             "settings",
             f"tenant {s.tenant_id}, client {s.client_id}, credential {kind}, "
-            f"authority host {_host(s.authority_host)}, graph host {_host(s.graph_url)}",
+            f"authority host {_host(s.authority_host)}, graph host {_host(s.graph_url)}, "
+            f"state_dir {s.state_dir} writable; {relevance_line(s)}",
         )
 
     def _ca_bundle(self) -> CheckResult:
@@ -278,9 +256,20 @@ class Doctor:
             tokens = self._tokens or token_provider(self.settings)
             tokens.token()
         except AuthError as exc:
-            return _fail("token", str(exc), _token_hint(exc, self.settings))
+            expiry = credential_expiry(self.settings, now=dt.datetime.now(dt.UTC))
+            note = f" ({expiry.text})" if expiry.expired else ""
+            fix = auth_fix(
+                exc,
+                certificate=self.settings.certificate is not None,
+                authority_host=self.settings.authority_host,
+            )
+            return _fail("token", f"{exc}{note}", expiry.fix if expiry.expired else fix)
         self._connect(tokens)
-        return _ok("token", f"app-only token obtained from {_host(self.settings.authority_host)}")
+        expiry = credential_expiry(self.settings, now=dt.datetime.now(dt.UTC))
+        if expiry.expired:
+            return _fail("token", f"token obtained, but {expiry.text}", expiry.fix)
+        detail = f"app-only token obtained from {_host(self.settings.authority_host)}"
+        return _ok("token", f"{detail}; {expiry.text}" if expiry.text else detail)
 
     def _site(self) -> CheckResult:
         sp = self.settings.sharepoint
@@ -535,7 +524,11 @@ class Doctor:
                 detail = f"{url}: {len(result.publications)} item(s)"
                 if result.problems:
                     detail += f", {len(result.problems)} unusable"
-                yield _ok("feed", detail)
+                pages, failed = report_pages_line(self.settings, session, result.publications)
+                if failed:
+                    yield _fail("feed", f"{detail}; {pages}", REPORT_PAGES_FIX)
+                    continue
+                yield _ok("feed", f"{detail}; {pages}" if pages else detail)
         finally:
             session.close()
 

@@ -10,14 +10,17 @@ import argparse
 import ctypes
 import datetime as dt
 import json
+import logging
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from automation.errors import AutomationError, SettingsError
+from automation import __version__
+from automation.errors import AutomationError, SettingsError, is_access_failure
 from automation.exitcodes import ExitCode
 
 
@@ -28,26 +31,119 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
+EXIT_CODES = """\
+exit codes:
+  0  everything asked for was done
+  1  the run finished, but some items failed (listed; retried next run)
+  2  configuration, credential or permission problem (wrong or expired secret,
+     wrong tenant, unreadable certificate, missing permission, bad setting):
+     a person must fix it; systemd does not restart `run` on it
+"""
+
+EXAMPLES = """\
+examples:
+  automation doctor --config /etc/s55-automation/automation.toml
+  automation provision --config /etc/s55-automation/automation.toml
+  automation once --config /etc/s55-automation/automation.toml --dry-run
+  automation backfill --config /etc/s55-automation/automation.toml --since 2025-01-01
+"""
+
+
+def _paragraphs(text: str) -> str:
+    """Wrap prose paragraphs to 79 columns; indented lines (examples) stay as written."""
+    out = []
+    for block in text.split("\n\n"):
+        if block.startswith("  "):
+            out.append(block)
+        else:
+            out.append(textwrap.fill(block, width=79))
+    return "\n\n".join(out)
+
+
+def _command(
+    sub: Any, name: str, common: argparse.ArgumentParser, summary: str, text: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=[common],
+        help=summary,
+        description=_paragraphs(f"{summary}.\n\n{text}"),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (every command accepts --config)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="TOML settings file")
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the TOML settings file (e.g. /etc/s55-automation/automation.toml); "
+        "AUTOMATION_* environment variables win over it",
+    )
     parser = argparse.ArgumentParser(
         prog="automation",
-        description="Section 55 response service: HMICFRS reports to SharePoint, Word, Planner.",
+        description="Section 55 response service: HMICFRS reports to SharePoint, Word, "
+        "Planner and mail, through Microsoft Graph.",
+        epilog=EXAMPLES + "\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    sub.add_parser("run", parents=[common], help="the scheduled service, until stopped")
-    once = sub.add_parser("once", parents=[common], help="one intake + follow-up + reminders pass")
-    once.add_argument("--as-of", type=_date, help="treat this date as today (YYYY-MM-DD)")
-    once.add_argument(
-        "--dry-run", action="store_true", help="write nothing; print what would be done"
+    _command(
+        sub,
+        "run",
+        common,
+        "the scheduled service, until stopped",
+        "Intake and follow-up every schedule.interval_minutes; reminders on working days at "
+        "schedule.reminders_at (London time). SIGTERM or SIGINT finish the job in flight and "
+        "exit 0; a refused credential or permission stops it with exit 2. Optional health "
+        "endpoint: [healthz] enabled = true serves GET /healthz (200 healthy, 503 not).\n\n"
+        "  automation run --config /etc/s55-automation/automation.toml",
     )
-    sub.add_parser("provision", parents=[common], help="create or upgrade the tracker list etc.")
-    doctor = sub.add_parser(
-        "doctor", parents=[common], help="check settings, token and every resource"
+    once = _command(
+        sub,
+        "once",
+        common,
+        "one intake + follow-up + reminders pass, then exit",
+        "For timers and CronJobs. Reminders go out as `run` sends them: on working days "
+        "(England and Wales), at or after schedule.reminders_at London time, once a day "
+        "however often the timer fires.\n\n"
+        "  automation once --config FILE\n"
+        "  automation once --config FILE --dry-run\n"
+        "  automation once --config FILE --as-of 2026-03-02",
+    )
+    once.add_argument(
+        "--as-of",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="treat this date as today for deadlines and reminders; that day's reminders "
+        "are worked out whatever the clock or weekday (catch-up; the exactly-once records "
+        "still stop repeats)",
+    )
+    once.add_argument(
+        "--dry-run", action="store_true", help="write and send nothing; print what would be done"
+    )
+    _command(
+        sub,
+        "provision",
+        common,
+        "create or upgrade the tracker list, drafts folder and Planner buckets",
+        "Safe to re-run: what exists is left alone.\n\n  automation provision --config FILE",
+    )
+    doctor = _command(
+        sub,
+        "doctor",
+        common,
+        "check settings, token and every resource, one line each",
+        "Prints OK/FAIL/SKIP per check with a fix: line after each failure; warns 30 days "
+        "before the secret (secret_expires_on) or certificate expires. Exit 1 when a check "
+        "fails.\n\n  automation doctor --config FILE",
     )
     doctor.add_argument(
         "--probe",
@@ -55,19 +151,74 @@ def build_parser() -> argparse.ArgumentParser:
         help="first install: check on the tenant what no document settles (scratch list, "
         "bucket and task created and deleted; one message sent to the office mailbox)",
     )
-    status = sub.add_parser("status", parents=[common], help="open responses and their deadlines")
-    status.add_argument("--as-of", type=_date)
-    status.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    backfill = sub.add_parser("backfill", parents=[common], help="file older publications")
-    backfill.add_argument("--since", type=_date, required=True)
-    backfill.add_argument("--as-of", type=_date)
-    sandbox = sub.add_parser("sandbox", parents=[common], help="serve the local M365 sandbox")
-    sandbox.add_argument("--port", type=int, default=0)
+    status = _command(
+        sub,
+        "status",
+        common,
+        "open responses and their deadlines",
+        "  automation status --config FILE\n  automation status --config FILE --format csv",
+    )
+    status.add_argument(
+        "--as-of", type=_date, metavar="YYYY-MM-DD", help="count days as if today were this date"
+    )
+    status.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+    backfill = _command(
+        sub,
+        "backfill",
+        common,
+        "file older publications, reading the feed page by page",
+        "Reads the feed's older pages (?paged=2, 3, ...) back to --since, with a progress bar "
+        "on a terminal. Publications whose deadline has passed are filed as historic (Status "
+        "Closed; no draft, tasks or reminders) unless --with-tasks. Idempotent.\n\n"
+        "  automation backfill --config FILE --since 2025-01-01",
+    )
+    backfill.add_argument(
+        "--since",
+        type=_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="file publications published on or after this date",
+    )
+    backfill.add_argument(
+        "--as-of", type=_date, metavar="YYYY-MM-DD", help="treat this date as today"
+    )
+    backfill.add_argument(
+        "--with-tasks",
+        action="store_true",
+        help="set up past-deadline publications like new ones (draft, tasks, reminders)",
+    )
+    sandbox = _command(
+        sub,
+        "sandbox",
+        common,
+        "serve the local Microsoft 365 sandbox tenant until stopped",
+        "Prints one JSON ready line (graph_url, authority_host, config, ...).\n\n"
+        "  automation sandbox --port 0 --data ./tenant",
+    )
+    sandbox.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="TCP port on 127.0.0.1 (0: a free one, named in the ready line)",
+    )
     sandbox.add_argument("--data", type=Path, help="persist the tenant in this directory")
     sandbox.add_argument("--feed", type=Path, help="serve this file at /feed/")
     sandbox.add_argument("--faults", help="JSON fault plan, e.g. '{\"latency_ms\": 50}'")
-    demo = sub.add_parser("demo", parents=[common], help="the whole workflow on the sandbox")
-    demo.add_argument("--output", type=Path, default=Path("demo-output"))
+    demo = _command(
+        sub,
+        "demo",
+        common,
+        "the whole workflow on the sandbox, with a bundled sample feed",
+        "  automation demo --output demo-output",
+    )
+    demo.add_argument(
+        "--output",
+        type=Path,
+        default=Path("demo-output"),
+        help="folder for drafts, mails (.eml) and the tracker CSV (default demo-output)",
+    )
     return parser
 
 
@@ -110,17 +261,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _service_command(args: argparse.Namespace) -> int:
-    from automation.cli import commands
-    from automation.settings import load_settings
+    from automation import logsetup
+    from automation.passes import access_failure_line
+    from automation.settings import load_settings, require_state_dir
 
     settings = load_settings(args.config)
-    from automation import logsetup
-
-    logsetup.configure(settings.log_level, settings.log_format)
+    logsetup.configure(
+        settings.log_level,
+        settings.log_format,
+        printed=args.command in ("once", "backfill", "provision"),
+    )
     if settings.client_secret is not None:
         logsetup.register_secret(settings.client_secret.get_secret_value())
+    if args.command != "doctor":
+        require_state_dir(settings)  # doctor reports it as a check instead
+    try:
+        return _dispatch(args, settings)
+    except AutomationError as exc:
+        if not is_access_failure(exc):
+            raise
+        line = logsetup.redact(access_failure_line(exc, settings))
+        logging.getLogger(__name__).error("%s", line)
+        sys.stderr.write(f"error: {line}\n")
+        return ExitCode.CONFIG
+
+
+def _dispatch(args: argparse.Namespace, settings: Any) -> int:
+    from automation.cli import commands
+
     if args.command == "run":
-        return commands.run_service(settings)
+        return commands.run_service(settings, config=args.config)
     if args.command == "once":
         return commands.once(settings, as_of=args.as_of, dry_run=args.dry_run)
     if args.command == "provision":
@@ -134,7 +304,9 @@ def _service_command(args: argparse.Namespace) -> int:
     if args.command == "status":
         return commands.status(settings, as_of=args.as_of, fmt=args.format)
     if args.command == "backfill":
-        return commands.backfill(settings, since=args.since, as_of=args.as_of)
+        return commands.backfill(
+            settings, since=args.since, as_of=args.as_of, with_tasks=args.with_tasks
+        )
     raise SettingsError([f"unknown command {args.command}"])
 
 

@@ -33,7 +33,6 @@ def config_text(
         'report_hosts = ["127.0.0.1"]',
         'deadline_rule = "statutory"',
         'force_name = "Norfolk Constabulary"',
-        'force_aliases = ["Norfolk"]',
         'pcc_area = "Norfolk"',
         f"mailbox = {_toml_str(info['mailbox'])}",
         "",

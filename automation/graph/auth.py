@@ -31,10 +31,12 @@ __all__ = [
     "MsalTokenProvider",
     "SecretCredential",
     "TokenProvider",
+    "auth_fix",
     "load_certificate_credential",
 ]
 
 log = logging.getLogger(__name__)
+_FILE = "certificate_file"
 
 # Hosts for which msal validates the authority itself; for any other host (a sovereign
 # cloud not listed here, or a local identity endpoint) instance discovery is switched off,
@@ -52,6 +54,22 @@ _MICROSOFT_AUTHORITY_HOSTS = frozenset(
         "login.usgovcloudapi.net",
     }
 )
+
+# OAuth error codes that say "try again later" (RFC 6749 5.2 and Entra's server errors);
+# every other refusal is about the credential, the tenant or the app registration.
+_TRANSIENT_TOKEN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+_AADSTS = re.compile(r"AADSTS(\d+)")
+_TOKEN_FIXES = {
+    "7000215": "the client secret is wrong: copy the secret's Value (not its Secret ID) from "
+    "the app registration (Certificates & secrets) into client_secret",
+    "7000222": "the client secret has expired: add a new secret to the app registration and "
+    "update client_secret",
+    "700027": "the certificate is not uploaded to the app registration (Certificates & "
+    "secrets) or has expired: upload the certificate from certificate.pem_path",
+    "700016": "client_id is not an application in this tenant: check client_id and tenant_id",
+    "90002": "tenant_id not found: copy Directory (tenant) ID",
+    "900023": "tenant_id is not a valid tenant: copy Directory (tenant) ID",
+}
 
 _PEM_BLOCK = re.compile(
     r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----",
@@ -95,7 +113,7 @@ def load_certificate_credential(
         text = pem_path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthError(
-            f"certificate file {pem_path}: cannot be read ({type(exc).__name__})"
+            f"certificate file {pem_path}: cannot be read ({type(exc).__name__})", code=_FILE
         ) from None
 
     keys: list[str] = []
@@ -107,11 +125,11 @@ def load_certificate_credential(
         elif label == "CERTIFICATE":
             certs.append(match.group(0))
     if not keys:
-        raise AuthError(f"certificate file {pem_path}: no PEM private key block")
+        raise AuthError(f"certificate file {pem_path}: no PEM private key block", code=_FILE)
     if not certs:
-        raise AuthError(f"certificate file {pem_path}: no PEM certificate block")
+        raise AuthError(f"certificate file {pem_path}: no PEM certificate block", code=_FILE)
     if len(keys) > 1:
-        raise AuthError(f"certificate file {pem_path}: more than one private key")
+        raise AuthError(f"certificate file {pem_path}: more than one private key", code=_FILE)
 
     key_pem = keys[0]
     password = passphrase.get_secret_value().encode() if passphrase is not None else None
@@ -233,10 +251,18 @@ class MsalTokenProvider:
                 http_client=session,
                 **kwargs,
             )
-        except (ValueError, requests.RequestException, msal.exceptions.MsalError) as exc:
+        except ValueError:
+            # msal's tenant discovery got a 4xx: the endpoint answered, the tenant is unknown.
             raise AuthError(
-                f"identity endpoint {self.authority} unusable: {_describe(exc)}",
+                f"tenant_id {self._tenant_id} not found at {self._authority_host}: "
+                "copy Directory (tenant) ID from the app registration's Overview",
+                code="tenant_not_found",
+            ) from None
+        except (requests.RequestException, msal.exceptions.MsalError, RuntimeError) as exc:
+            raise AuthError(
+                f"identity endpoint {self.authority} unusable (unreachable): {_describe(exc)}",
                 code="authority_unavailable",
+                transient=True,
             ) from None
 
     def token(self) -> str:
@@ -252,15 +278,19 @@ class MsalTokenProvider:
                 result = self._app.acquire_token_for_client(scopes=self._scopes)
             except (ValueError, requests.RequestException, msal.exceptions.MsalError) as exc:
                 raise AuthError(
-                    f"token request failed: {_describe(exc)}", code="request_failed"
+                    f"token request failed: {_describe(exc)}", code="request_failed", transient=True
                 ) from None
         if not isinstance(result, dict):
-            raise AuthError("token request failed: no response", code="no_response")
+            raise AuthError("token request failed: no response", code="no_response", transient=True)
         if "access_token" not in result:
             error = str(result.get("error") or "unknown_error")
             description = str(result.get("error_description") or "").strip()
             first_line = description.splitlines()[0] if description else ""
-            raise AuthError(f"token request failed: {error}: {first_line}", code=error)
+            raise AuthError(
+                f"token request failed: {error}: {first_line}",
+                code=error,
+                transient=error in _TRANSIENT_TOKEN_ERRORS,
+            )
         self._last_token_source = str(result.get("token_source") or "identity_provider")
         log.debug("token obtained from %s", self._last_token_source)
         return str(result["access_token"])
@@ -270,6 +300,34 @@ class MsalTokenProvider:
         with self._lock:
             if self._app is not None:
                 self._app.remove_tokens_for_client()
+
+
+def auth_fix(exc: AuthError, *, certificate: bool, authority_host: str) -> str:
+    """What a person does about ``exc``: one sentence naming the setting to change."""
+    found = _AADSTS.search(str(exc))
+    if found and found.group(1) in _TOKEN_FIXES:
+        return _TOKEN_FIXES[found.group(1)]
+    if exc.code == "invalid_client":
+        if certificate:
+            return _TOKEN_FIXES["700027"]
+        return "the client secret is wrong or expired: create a new one in the app registration"
+    if exc.code in ("invalid_tenant", "tenant_not_found"):
+        return _TOKEN_FIXES["90002"]
+    if exc.code == "certificate_file":
+        return (
+            "make certificate.pem_path readable by the service user (install -m 0640 -g "
+            "<service group>) and holding the private key and the certificate"
+        )
+    if exc.transient:
+        host = urlsplit(authority_host).netloc or authority_host
+        return (
+            f"the identity endpoint is unreachable: check authority_host ({host}), "
+            "proxy/firewall and ca_bundle"
+        )
+    return (
+        "check tenant_id, client_id and the credential (wrong or expired secret, certificate "
+        "not uploaded to the app registration, wrong tenant)"
+    )
 
 
 def _describe(exc: BaseException) -> str:

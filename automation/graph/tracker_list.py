@@ -483,12 +483,15 @@ class TrackerList:
         """Create the item; on a duplicate key, the item already filed (record, created?).
 
         A create whose outcome is unknown (a 5xx or a lost answer: Graph may have made the
-        item) is never repeated blindly: the item is looked up by its key first.
+        item) is never repeated blindly: the item is looked up by its key first, and only
+        when the key is not in the list is it sent again, at most twice more. Even if the
+        first create was still in flight, the column's unique values make a second item
+        impossible: the repeat then answers "duplicate" and the item is read.
 
         Raises:
             ConflictError: a duplicate key, but no item with that key could be read.
-            OutcomeUnknownError: the create may or may not have happened, and no item with
-                the key can be read yet (the next pass looks again).
+            OutcomeUnknownError: every attempt's outcome was unknown and no item with the
+                key can be read (the next pass looks again).
         """
         key = str(fields.get("PublicationKey") or "")
         encoded = self._encode(fields)
@@ -496,18 +499,27 @@ class TrackerList:
         def create(ids: Ids) -> dict[str, Any]:
             return self._sharepoint.create_item(ids.site_id, ids.list_id, encoded)
 
-        try:
-            item = self._workspace.call(create)
-        except (ConflictError, OutcomeUnknownError):
-            # Our earlier answer was lost, or another instance filed it first.
-            record = self.find(key)
-            if record is None:
-                raise
-            return record, False
-        # The answer leaves hidden columns out (Microsoft returns only visible fields unless
-        # they are selected): what was written is known, so the record is whole.
-        whole = {**item, "fields": {**encoded, **dict(item.get("fields") or {})}}
-        return self._record(self._workspace.resolve(), whole), True
+        for attempt in range(3):
+            try:
+                item = self._workspace.call(create)
+            except ConflictError:
+                # Our earlier answer was lost, or another instance filed it first.
+                record = self.find(key)
+                if record is None:
+                    raise
+                return record, False
+            except OutcomeUnknownError:
+                record = self.find(key)
+                if record is not None:
+                    return record, False
+                if attempt == 2:
+                    raise
+                continue
+            # The answer leaves hidden columns out (Microsoft returns only visible fields
+            # unless they are selected): what was written is known, so the record is whole.
+            whole = {**item, "fields": {**encoded, **dict(item.get("fields") or {})}}
+            return self._record(self._workspace.resolve(), whole), True
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def patch(
         self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None

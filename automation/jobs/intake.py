@@ -47,6 +47,7 @@ from automation.domain.relevance import Decision, assess
 from automation.domain.stages import Anchor, PlannedStage, StageSpec, plan_stages, should_file
 from automation.domain.text import shorten
 from automation.domain.workflow import (
+    REASON_MAX,
     TERMINAL,
     SetupState,
     Status,
@@ -60,6 +61,7 @@ from automation.errors import (
     GraphError,
     ItemError,
     OutcomeUnknownError,
+    SettingsError,
 )
 from automation.graph.batch import Op
 from automation.graph.planner import (
@@ -93,6 +95,21 @@ CREATE_ROUNDS = 3
 """Task creates per pass while each answer is lost (5xx) and the plan does not show the task."""
 EARLIEST_PUBLICATION = dt.date(2000, 1, 1)
 """A feed date before this is a broken date, not a publication to respond to."""
+PAST_DEADLINE_SEEN = "past_deadline_seen"
+"""Local-state key: past-deadline feed items already reported as left for backfill (or
+found filed), so each is said once, not on every pass that re-reads the feed."""
+HISTORIC_NOTE = (
+    "Filed as historic by backfill: the deadline had passed (no draft, tasks or reminders)."
+)
+
+
+def assignee_setting(stage_assignee: str, key: str) -> str:
+    """The setting that names a stage's assignee (for an error message)."""
+    if stage_assignee in ("", "response_owner"):
+        return "people.response_owner"
+    if stage_assignee in ("pcc", "manager"):
+        return f"people.{stage_assignee}"
+    return f"stages[{key}].assignee"
 
 
 def stage_specs(app: Services) -> list[StageSpec]:
@@ -162,9 +179,17 @@ class Intake:
         *,
         today: dt.date,
         progress: Callable[[int, int], None] | None = None,
+        with_tasks: bool = False,
+        pages: Callable[[str, int, int], None] | None = None,
     ) -> None:
+        """``progress(done, total)`` after each publication filed; ``pages(url, page, items)``
+        after each feed page read by a backfill; ``with_tasks``: a backfill sets up
+        past-deadline publications like new ones instead of filing them as historic."""
         self.app = app
         self.progress = progress
+        self.pages = pages
+        self.with_tasks = with_tasks
+        self._assignees_checked = False
         self._done = 0
         self.failed_feeds: set[str] = set()
         """Feeds with an item failed or left for later: their validators are not committed,
@@ -175,15 +200,19 @@ class Intake:
         self.dry_run = report.dry_run
         self._plan_tasks: list[dict[str, Any]] | None = None
         self._plan_lock = threading.Lock()
+        self._since: dt.date | None = None
 
     # -- feeds ------------------------------------------------------------------------------
     def read_feeds(
-        self, *, conditional: bool = True
+        self, *, conditional: bool = True, since: dt.date | None = None
     ) -> tuple[list[Publication], dict[str, feeds.FeedCache]]:
         """Publications of every feed (first occurrence of a key wins) and new validators.
 
-        ``conditional=False`` (backfill) ignores stored validators: the whole feed is wanted.
+        ``conditional=False`` (backfill) ignores stored validators: the whole feed is wanted,
+        and with ``since`` its older pages too (`read_pages`).
         """
+        if since is not None:
+            return self.read_pages(since), {}
         cache_state = self.app.state.section("feeds") if conditional else {}
         publications: dict[str, Publication] = {}
         new_caches: dict[str, feeds.FeedCache] = {}
@@ -193,14 +222,7 @@ class Intake:
                 etag=str(stored.get("etag", "")), last_modified=str(stored.get("last_modified", ""))
             )
             try:
-                result = feeds.fetch_feed(
-                    self.app.http,
-                    url,
-                    cache=cache,
-                    timeout=self.settings.timeout,
-                    max_bytes=self.settings.feed_max_bytes,
-                    verify=self.settings.verify,
-                )
+                result = self.fetch(url, cache)
             except FeedError as exc:
                 self.report.failure(url, f"feed not read: {exc.reason}")
                 continue
@@ -213,6 +235,57 @@ class Intake:
             for pub in result.publications:
                 publications.setdefault(pub.key, pub)
         return list(publications.values()), new_caches
+
+    def fetch(self, url: str, cache: feeds.FeedCache | None) -> feeds.FeedResult:
+        """One feed (or feed page) with the configured limits.
+
+        Raises:
+            FeedError: not fetched or not a feed.
+        """
+        return feeds.fetch_feed(
+            self.app.http,
+            url,
+            cache=cache,
+            timeout=self.settings.timeout,
+            max_bytes=self.settings.feed_max_bytes,
+            verify=self.settings.verify,
+        )
+
+    def read_pages(self, since: dt.date) -> list[Publication]:
+        """Every feed page by page (WordPress ``?paged=N``) back to ``since``.
+
+        A feed lists only its newest items (10 by default); older ones are on the next
+        pages. Reading stops at a page whose oldest item is before ``since``, an empty or
+        missing (404) page, a page that repeats the one before (a feed without paging), or
+        after `feeds.MAX_PAGES`.
+        """
+        publications: dict[str, Publication] = {}
+        for url in self.settings.feed_urls:
+            previous: set[str] = set()
+            for page in range(1, feeds.MAX_PAGES + 1):
+                address = feeds.page_url(url, page)
+                try:
+                    result = self.fetch(address, None)
+                except FeedError as exc:
+                    if page > 1 and exc.reason.startswith("HTTP 404"):
+                        break  # past the last page
+                    self.report.failure(address, f"feed not read: {exc.reason}")
+                    break
+                for problem in result.problems:
+                    log.warning("feed %s: %s", address, problem)
+                keys = {pub.key for pub in result.publications}
+                if not keys or keys <= previous:
+                    break
+                previous = keys
+                for pub in result.publications:
+                    publications.setdefault(pub.key, pub)
+                if self.pages is not None:
+                    self.pages(url, page, len(result.publications))
+                if min(pub.published_on for pub in result.publications) < since:
+                    break
+            else:
+                log.warning("feed %s: stopped after %d pages", url, feeds.MAX_PAGES)
+        return list(publications.values())
 
     def commit_feed_caches(self, caches: dict[str, feeds.FeedCache]) -> None:
         """Remember validators, so an unchanged feed costs one conditional GET."""
@@ -247,14 +320,91 @@ class Intake:
         return should_file(deadline, self.today)
 
     # -- the pass ----------------------------------------------------------------------------
+    def past_deadline(self, pub: Publication) -> bool:
+        """Whether the publication's response deadline is before today."""
+        deadline = response_deadline(pub.published_on, DeadlineRule(self.settings.deadline_rule))
+        return deadline < self.today
+
+    def historic(self, pub: Publication, *, since: dt.date | None) -> bool:
+        """A backfill files a past-deadline publication as a record only (no work)."""
+        return since is not None and not self.with_tasks and self.past_deadline(pub)
+
     def run(self, *, since: dt.date | None = None) -> None:
         """Read the feeds and file what is new; finish any setup left incomplete."""
-        publications, caches = self.read_feeds(conditional=since is None)
+        publications, caches = self.read_feeds(conditional=since is None, since=since)
         self.file_publications(publications, since=since)
+        if since is None:
+            self.say_left_for_backfill(publications)
         # A feed whose items failed keeps its old validators, so it is read again next run.
         self.commit_feed_caches(
             {url: cache for url, cache in caches.items() if url not in self.failed_feeds}
         )
+
+    def say_left_for_backfill(self, publications: Sequence[Publication]) -> None:
+        """Log each past-deadline feed item not in the tracker, once, and how to file it.
+
+        The first-run rule leaves them out; an office may still want them on record.
+        """
+        past = [
+            pub
+            for pub in publications
+            if pub.published_on >= EARLIEST_PUBLICATION and self.past_deadline(pub)
+        ]
+        seen = set(self.app.state.get(PAST_DEADLINE_SEEN) or [])
+        new = [pub for pub in past if pub.key not in seen]
+        if new:
+            self.app.workspace.resolve()
+            existing, unknown = self.lookup_each(new)
+            left = [pub for pub in new if pub.key not in existing and pub.key not in unknown]
+            for pub in left:
+                log.warning(
+                    "%s: '%s' published %s: its response deadline has passed; not filed "
+                    "(left for backfill)",
+                    pub.key,
+                    shorten(pub.title, 80),
+                    pub.published_on.isoformat(),
+                    extra={"publication": pub.key},
+                )
+            if left:
+                earliest = min(pub.published_on for pub in left)
+                log.warning(
+                    "skipped %d publication(s) whose deadline has passed; file them with: "
+                    "automation backfill --since %s",
+                    len(left),
+                    earliest.isoformat(),
+                )
+            seen |= {pub.key for pub in new if pub.key not in unknown}
+        current = {pub.key for pub in past}
+        if not self.dry_run and seen & current != set(self.app.state.get(PAST_DEADLINE_SEEN) or []):
+            self.app.state.set(PAST_DEADLINE_SEEN, sorted(seen & current))
+
+    def check_assignees(self) -> None:
+        """Refuse to file when a stage's assignee is not a user of the tenant.
+
+        A task for an unknown person would be left unassigned and its reminders would go
+        nowhere; the fix is in the settings, so nothing is filed until it is made.
+
+        Raises:
+            SettingsError: one line per unknown assignee, naming the setting.
+        """
+        if self._assignees_checked:
+            return
+        named: dict[str, str] = {}
+        if self.settings.people.response_owner:
+            named.setdefault(self.settings.people.response_owner, "people.response_owner")
+        for stage in self.settings.stages:
+            upn = self.settings.stage_assignee(stage)
+            if upn:
+                named.setdefault(upn, assignee_setting(stage.assignee, stage.key))
+        problems = [
+            f"{setting}: {upn} is not a user in the tenant; correct the setting "
+            "(`automation doctor` checks every person)"
+            for upn, setting in named.items()
+            if self.app.users.get(upn) is None
+        ]
+        if problems:
+            raise SettingsError(problems)
+        self._assignees_checked = True
 
     def file_publications(
         self, publications: Sequence[Publication], *, since: dt.date | None = None
@@ -274,6 +424,9 @@ class Intake:
                 todo.append((pub, record))
         if not todo:
             return
+        if any(not self.historic(pub, since=since) for pub, _record in todo):
+            self.check_assignees()
+        self._since = since
         workers = max(1, min(self.settings.concurrency, len(todo)))
         total = len(todo)
 
@@ -365,6 +518,11 @@ class Intake:
             "S55Setup": setup.value,
             "S55Report": report_json(pub),
         }
+        if self.historic(pub, since=self._since) and relevance.decision != Decision.NO:
+            fields["Status"] = Status.CLOSED.value
+            fields["TriageReason"] = shorten(f"{relevance.reason} {HISTORIC_NOTE}", REASON_MAX)
+            setup = SetupState.NONE
+            fields["S55Setup"] = setup.value
         if setup != SetupState.NONE:
             fields["S55Lease"] = lease_value()
         if pub.recommendation_count is not None:
@@ -393,7 +551,11 @@ class Intake:
             f"{fields['ResponseRequired']} ({fields['TriageReason']}), "
             f"deadline {long_date(deadline)}"
         )
+        if fields["Status"] == Status.CLOSED.value:
+            summary += " (historic: Closed, no draft, tasks or reminders)"
         self.report.action(pub.key, summary)
+        if self.dry_run and fields["Status"] == Status.CLOSED.value:
+            return None
         if self.dry_run:
             if fields["ResponseRequired"] == Decision.YES.value:
                 self.report.action(pub.key, "create the Word draft and one Planner task per stage")

@@ -283,7 +283,11 @@ class Sandbox:
         content_type: str = "application/rss+xml",
         status: int = 200,
     ) -> None:
-        """Serve ``content`` at ``path`` (with ETag/Last-Modified for conditional GETs)."""
+        """Serve ``content`` at ``path`` (with ETag/Last-Modified for conditional GETs).
+
+        ``path`` may carry a query (``/feed/?paged=2``): that page then answers requests
+        with exactly that query, and the bare path answers the rest.
+        """
         digest = hashlib.sha256(content).hexdigest()[:20]
         self.static[path] = StaticPage(
             content=content,
@@ -359,8 +363,12 @@ class Sandbox:
         path = request.path
         if path.startswith("/_sandbox/"):
             return self._admin(request)
-        if request.method == "GET" and path in self.static:
-            return self._static(request, self.static[path])
+        if request.method == "GET":
+            # A page set with its query (/feed/?paged=2) wins over the bare path.
+            query = "&".join(f"{key}={value}" for key, value in sorted(request.query.items()))
+            for key in (f"{path}?{query}" if query else "", path):
+                if key in self.static:
+                    return self._static(request, self.static[key])
         try:
             route, params = self.router.match(request.method, path)
         except ApiError as exc:

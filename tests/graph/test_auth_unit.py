@@ -36,18 +36,22 @@ TENANT = "tenant-1"
 SECRET = "s3cr3t-value-never-logged"
 
 
-def make_cert(passphrase: bytes | None = None) -> tuple[str, str, x509.Certificate]:
+def make_cert(
+    passphrase: bytes | None = None, *, valid_days: int = 30
+) -> tuple[str, str, x509.Certificate]:
+    """(key PEM, certificate PEM, certificate) valid until ``valid_days`` from now."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "section55-test")])
     now = datetime.now(tz=UTC)
+    ends = now + timedelta(days=valid_days)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
+        .not_valid_before(min(now, ends) - timedelta(days=1))
+        .not_valid_after(ends)
         .sign(key, hashes.SHA256())
     )
     encryption: serialization.KeySerializationEncryption = (

@@ -463,7 +463,9 @@ RECIPIENTS = {
 def fake_settings(state_dir: Path, **overrides: Any) -> Settings:
     """Settings for the fakes: one feed, three people, four recipient groups, no report pages."""
     values: dict[str, Any] = {
-        "tenant_id": "t",
+        "tenant_id": "contoso.onmicrosoft.com",
+        "force_name": "Norfolk Constabulary",
+        "pcc_area": "Norfolk",
         "client_id": "c",
         "client_secret": "s",
         "state_dir": state_dir,

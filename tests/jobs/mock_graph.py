@@ -42,7 +42,9 @@ def settings(state_dir: Any, **extra: Any) -> Settings:
     """Minimal settings for the adapters."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        tenant_id="t",
+        tenant_id="contoso.onmicrosoft.com",
+        force_name="Norfolk Constabulary",
+        pcc_area="Norfolk",
         client_id="c",
         client_secret="s",
         state_dir=state_dir,
