@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0
 """How long a pass searches for a send whose answer it lost before leaving it for later."""
 FIRST_PAUSE = 0.25
+SENDS_WITHOUT_WINDOW = 3
+"""With no window: sends made in one pass while each answer is lost and the mailbox shows none."""
 
 PENDING = "pending"
 """The key, in ``S55Mail`` and ``S55Reminders``, of the sends whose outcome is unconfirmed."""
@@ -102,14 +104,15 @@ def send_recorded(
     After an unknown outcome the mailbox is searched (``found``) with a growing pause for
     up to :data:`POLL_SECONDS` (never longer than the window): a send Exchange did take
     usually shows within seconds, and the pass can then finish what depends on it. With
-    no window, one search decides, and a send it does not find is made once more.
+    no window, one search decides, and a send it does not find is made again (at most
+    :data:`SENDS_WITHOUT_WINDOW` times in all).
 
     Raises:
         AutomationError: the send failed and did not go out (the entry is forgotten).
     """
     if minutes <= 0:
         mark = forget = _nothing
-    for attempt in (1, 2):
+    for attempt in range(1, SENDS_WITHOUT_WINDOW + 1):
         mark()
         try:
             send()
@@ -117,9 +120,9 @@ def send_recorded(
             log.warning("send outcome unknown (%s); searching the mailbox", type(exc).__name__)
             if _appears(found, min(minutes * 60.0, POLL_SECONDS), sleep):
                 return True
-            if minutes > 0 or attempt == 2:
+            if minutes > 0 or attempt == SENDS_WITHOUT_WINDOW:
                 return False
-            # No window: a send the mailbox does not show was not made; send it once more.
+            # No window: a send the mailbox does not show was not made; send it again.
             continue
         except AutomationError:
             try:
@@ -128,7 +131,7 @@ def send_recorded(
                 log.warning("pending send not cleared (%s); retried after the window", exc)
             raise
         return True
-    return False  # not reached: the second attempt returns
+    return False  # not reached: the last attempt returns
 
 
 def _appears(found: Callable[[], bool], seconds: float, sleep: Callable[[float], None]) -> bool:

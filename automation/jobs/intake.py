@@ -91,6 +91,8 @@ TRIAGE_STAGE = StageSpec(
 REPORT_JSON_MAX = 30_000
 LOOKUP_CHUNK = 20
 """Keys per lookup round trip (a Graph ``$batch`` holds at most 20 requests)."""
+CREATE_ROUNDS = 3
+"""Task creates per pass while each answer is lost (5xx) and the plan does not show the task."""
 EARLIEST_PUBLICATION = dt.date(2000, 1, 1)
 """A feed date before this is a broken date, not a publication to respond to."""
 PAST_DEADLINE_SEEN = "past_deadline_seen"
@@ -768,10 +770,10 @@ class Intake:
             )
         problems: list[str] = []
         created_count = 0
-        for attempt in (1, 2):
+        for attempt in range(1, CREATE_ROUNDS + 1):
             unknown = []
             for key, created in self.app.planner.create_tasks(specs).items():
-                if isinstance(created, OutcomeUnknownError) and attempt == 1:
+                if isinstance(created, OutcomeUnknownError) and attempt < CREATE_ROUNDS:
                     unknown.append(key)  # Planner may have made it: look before creating again
                 elif isinstance(created, Exception):
                     problems.append(f"{key}: HTTP {getattr(created, 'status', '?')}")

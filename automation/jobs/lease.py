@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 INSTANCE = uuid.uuid4().hex[:12]
 LEASE_MINUTES = 15
+CLAIM_ATTEMPTS = 4
+"""Claims written again after a 5xx that the read-back shows was not applied."""
 STAMP = UTC_STAMP_FORMAT
 
 
@@ -112,7 +114,7 @@ def claim(app: Services, record: TrackerRecord, *, fields: Mapping[str, Any] | N
     if owner == INSTANCE and not fields:
         return True
     value = lease_value(now)
-    for attempt in (1, 2):
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
         try:
             written: dict[str, Any] = app.tracker.patch(
                 record.item_id, {**(fields or {}), "S55Lease": value}, etag=record.etag
@@ -126,7 +128,7 @@ def claim(app: Services, record: TrackerRecord, *, fields: Mapping[str, Any] | N
             # A conditional PATCH answered 5xx may have been applied: read the item back.
             [current] = app.tracker.get_many([record.item_id]) or [record]
             if current.lease != value:
-                if attempt == 2 or held_by_other(current.lease, now):
+                if attempt == CLAIM_ATTEMPTS or held_by_other(current.lease, now):
                     raise
                 record.etag = current.etag  # not applied: claim again on what is there now
                 continue
@@ -134,4 +136,4 @@ def claim(app: Services, record: TrackerRecord, *, fields: Mapping[str, Any] | N
         record.lease = value
         record.etag = str(written.get("@odata.etag") or record.etag)
         return True
-    return False  # not reached: the second attempt returns or raises
+    return False  # not reached: the last attempt returns or raises
