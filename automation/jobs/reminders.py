@@ -109,6 +109,7 @@ class Reminders:
         self.today = today
         self.allowed = allowed_addresses(app)
         self.claimed: set[str] = set()
+        self.held: dict[str, str] = {}  # item key -> the lease this pass holds on it
         self._names: dict[str, str] = {}
 
     def policy(self) -> ReminderPolicy:
@@ -234,6 +235,26 @@ class Reminders:
                 self.send_digest(digest, records, due)
             except AutomationError as exc:
                 self.report.failure(f"reminders:{digest.recipient}", str(exc))
+        self.release(records)
+
+    def release(self, records: dict[str, TrackerRecord]) -> None:
+        """Give back the leases this pass took and did not clear while recording.
+
+        A digest left for a later pass (its send is being confirmed, or it failed) must not
+        keep its items from the next pass's work, such as circulating one just approved.
+        """
+        held = [
+            records[key] for key, value in sorted(self.held.items()) if records[key].lease == value
+        ]
+        if not held:
+            return
+        try:
+            self.app.tracker.patch_many({record.item_id: {"S55Lease": ""} for record in held})
+        except AutomationError as exc:
+            log.warning("reminder leases not cleared (they expire): %s", exc)
+            return
+        for record in held:
+            record.lease = ""
 
     def digested_today(self, records: dict[str, TrackerRecord]) -> set[str]:
         """Recipients that the items record as having had today's digest."""
@@ -281,6 +302,7 @@ class Reminders:
                     log.info("digest for %s left to another instance", digest.recipient)
                     return
                 self.claimed.add(item_key)
+                self.held[item_key] = records[item_key].lease
         full = {r.reminder_id + "\x00" + r.item_key: r.recipients for r in due}
         now = dt.datetime.now(dt.UTC)
         carried, searched = self._settle(digest, records, full, now=now)
@@ -408,6 +430,8 @@ class Reminders:
                 for item_id, record in changed.items()
             }
         )
+        for record in changed.values():
+            record.lease = ""
 
     def context(self, digest: Digest) -> dict[str, Any]:
         """Values for the digest (or weekly summary) template: rows grouped per report."""
