@@ -13,10 +13,14 @@ Contexts (all values plain strings unless stated):
 
 - ``circulation_*``: title, published_on, deadline, report_url, draft_url, pdf_name,
   tracker_url, pcc_area, force_name, approved_by, approved_on.
-- ``reminder_digest``: recipient_name, items: a list of mappings with title, kind, what
-  (what is due, e.g. "Chief Constable comments" or "Statutory deadline"), due, days (int:
-  days left, or days overdue when ``overdue``), overdue (bool), tracker_url, draft_url,
-  report_url (a URL may be "" when there is none).
+- ``reminder_digest``: recipient_name, manager (bool: the manager's escalations), reports:
+  a list of mappings with marker, title, owner, deadline ("" when none), overdue (bool),
+  tracker_url, draft_url, report_url (a URL may be "" when there is none) and rows: a list
+  of mappings with kind, what (e.g. "Draft the response"), who, due, days (int: days left,
+  negative when overdue) and overdue (bool). ``items`` (one mapping per row with title,
+  kind, what, due, days, overdue and the three URLs) is kept for edited templates.
+- ``reminder_summary``: the manager's weekly summary: the same, with ``today`` and
+  ``attention`` (reports as above: the escalations and deadlines of the day).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ CIRCULATION_TEMPLATES = (
     "circulation_website",
     "circulation_hmicfrs",
 )
-TEMPLATE_NAMES: tuple[str, ...] = (*CIRCULATION_TEMPLATES, "reminder_digest")
+TEMPLATE_NAMES: tuple[str, ...] = (*CIRCULATION_TEMPLATES, "reminder_digest", "reminder_summary")
 
 SUBJECT_MAX = 250
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
@@ -155,35 +159,8 @@ class MailRenderer:
 
 def sample_context(name: str) -> dict[str, Any]:
     """A complete example context for email ``name`` (for checks and previews)."""
-    if name == "reminder_digest":
-        base = "https://opcc.sharepoint.com/sites/opcc"
-        return {
-            "recipient_name": "Alex Officer",
-            "items": [
-                {
-                    "title": "PEEL 2023-25: Police effectiveness, efficiency and legitimacy",
-                    "kind": "stage",
-                    "what": "Chief Constable comments",
-                    "due": "1 September 2023",
-                    "days": 3,
-                    "overdue": False,
-                    "tracker_url": f"{base}/Lists/Section55/DispForm.aspx?ID=7",
-                    "draft_url": f"{base}/Section55Drafts/2023-07-20%20PEEL.docx",
-                    "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/peel-reports/",
-                },
-                {
-                    "title": "An inspection of vetting and counter-corruption",
-                    "kind": "deadline",
-                    "what": "Statutory deadline",
-                    "due": "13 September 2023",
-                    "days": 2,
-                    "overdue": True,
-                    "tracker_url": f"{base}/Lists/Section55/DispForm.aspx?ID=8",
-                    "draft_url": "",
-                    "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/publications/",
-                },
-            ],
-        }
+    if name in ("reminder_digest", "reminder_summary"):
+        return _sample_reminders(summary=name == "reminder_summary")
     if name in CIRCULATION_TEMPLATES:
         return {
             "title": "Counter Terrorism Joint Inspection",
@@ -199,3 +176,66 @@ def sample_context(name: str) -> dict[str, Any]:
             "approved_on": "10 September 2023",
         }
     raise KeyError(name)
+
+
+def _sample_reminders(*, summary: bool) -> dict[str, Any]:
+    """A sample context of the reminder digest or the weekly summary."""
+    base = "https://opcc.sharepoint.com/sites/opcc"
+    peel_row = {
+        "kind": "stage",
+        "what": "Draft the response",
+        "who": "Alex Officer",
+        "due": "1 September 2023",
+        "days": 3,
+        "overdue": False,
+    }
+    vetting_row = {
+        "kind": "deadline",
+        "what": "Statutory deadline: publish the response",
+        "who": "Alex Officer",
+        "due": "13 September 2023",
+        "days": -2,
+        "overdue": True,
+    }
+    reports = [
+        {
+            "marker": "S55-7",
+            "title": "PEEL 2023-25: Police effectiveness, efficiency and legitimacy",
+            "owner": "Alex Officer",
+            "deadline": "21 September 2023",
+            "overdue": False,
+            "tracker_url": f"{base}/Lists/Section55/DispForm.aspx?ID=7",
+            "draft_url": f"{base}/Section55Drafts/2023-07-20%20PEEL.docx",
+            "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/peel-reports/",
+            "rows": [peel_row],
+        },
+        {
+            "marker": "S55-8",
+            "title": "An inspection of vetting and counter-corruption",
+            "owner": "Alex Officer",
+            "deadline": "13 September 2023",
+            "overdue": True,
+            "tracker_url": f"{base}/Lists/Section55/DispForm.aspx?ID=8",
+            "draft_url": "",
+            "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/publications/",
+            "rows": [vetting_row],
+        },
+    ]
+    items = [
+        {
+            "title": report["title"],
+            **{k: row[k] for k in ("kind", "what", "due", "days", "overdue")},
+            **{k: report[k] for k in ("tracker_url", "draft_url", "report_url")},
+        }
+        for report in reports
+        for row in report["rows"]  # type: ignore[attr-defined]
+    ]
+    context: dict[str, Any] = {
+        "recipient_name": "Sam Manager" if summary else "Alex Officer",
+        "manager": summary,
+        "reports": reports,
+        "items": items,
+    }
+    if summary:
+        context.update(today="15 September 2023", attention=reports[1:])
+    return context

@@ -224,20 +224,38 @@ DEFAULT_STAGES: tuple[StageSettings, ...] = tuple(
 """The domain's default stages (`automation.domain.stages.DEFAULT_STAGES`) as settings."""
 
 
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday")
+_OLD_REMINDER_KEYS = {
+    "stage_offsets": "notice_working_days",
+    "deadline_offsets": "notice_working_days (the deadline is told once, on the day)",
+    "overdue_every_days": "weekly_on (overdue work is reminded weekly)",
+}
+
+
 class ReminderSettings(_Section):
-    """When reminders go out (days before a due date; negative numbers are not allowed)."""
+    """When reminders go out, in working days (README, "Reminders")."""
 
     enabled: bool = True
-    stage_offsets: list[int] = Field(default_factory=lambda: [7, 3, 1, 0])
-    deadline_offsets: list[int] = Field(default_factory=lambda: [14, 7, 3, 1])
-    overdue_every_days: int = Field(default=3, ge=1)
+    # A stage is reminded this many working days before it is due, and on the day.
+    notice_working_days: int = Field(default=3, ge=0, le=20)
+    # Overdue work is reminded weekly on this day (the next working day after a bank
+    # holiday), and the manager's weekly summary goes out on it.
+    weekly_on: Literal["monday", "tuesday", "wednesday", "thursday", "friday"] = "monday"
+    weekly_summary: bool = True
 
-    @model_validator(mode="after")
-    def _offsets(self) -> ReminderSettings:
-        for name in ("stage_offsets", "deadline_offsets"):
-            if any(day < 0 for day in getattr(self, name)):
-                raise ValueError(f"{name}: offsets are days before, 0 or more")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in _OLD_REMINDER_KEYS.items():
+                if old in data:
+                    raise ValueError(f"reminders.{old} is no longer used: see {new}")
+        return data
+
+    @property
+    def weekday(self) -> int:
+        """`weekly_on` as a weekday number (0 = Monday)."""
+        return WEEKDAYS.index(self.weekly_on)
 
 
 class RecommendationsSettings(_Section):

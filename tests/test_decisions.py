@@ -60,6 +60,9 @@ def _task_done(app: App, record: TrackerRecord, key: str) -> bool:
 
 def test_no_ends_reminders_completes_triage_and_says_who(sandbox: Sandbox, tmp_path: Path) -> None:
     app, record = _triage_item(sandbox, tmp_path)
+    # Filed on a working day, the triage item is in that day's digests ("Decide whether to
+    # respond"); after the No there is none.
+    before = len(_digests(sandbox))
     edit_item(
         sandbox, app, record.item_id, user_email("policy_officer"), {"ResponseRequired": "No"}
     )
@@ -78,7 +81,7 @@ def test_no_ends_reminders_completes_triage_and_says_who(sandbox: Sandbox, tmp_p
     for offset in (14, 7, 3, 1, 0, -1, -4, -7):
         report = run_pass(app, today=DEADLINE - dt.timedelta(days=offset))
         assert report.failures == []
-    assert _digests(sandbox) == []
+    assert _digests(sandbox)[before:] == []
     assert graph_writes(sandbox) == []
 
 
@@ -109,13 +112,14 @@ def test_no_stops_reminders_even_before_follow_up_records_it(
 ) -> None:
     """Reminders read Response required themselves (follow-up may not have run yet)."""
     app, record = _triage_item(sandbox, tmp_path)
+    before = len(_digests(sandbox))
     edit_item(
         sandbox, app, record.item_id, user_email("policy_officer"), {"ResponseRequired": "No"}
     )
     report = RunReport()
     reminders.run(app, report, today=DEADLINE - dt.timedelta(days=7))
     assert report.failures == []
-    assert _digests(sandbox) == []
+    assert _digests(sandbox)[before:] == []
 
 
 def test_yes_sets_up_the_response_and_says_who(sandbox: Sandbox, tmp_path: Path) -> None:

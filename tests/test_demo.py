@@ -151,7 +151,7 @@ def test_planner_md_has_every_bucket_and_the_seed_tasks(first_run: DemoRun) -> N
 
     assert task("Invite the Chief Constable's comments") == [
         "assigned to: Priya Shah",
-        "due: 8 August 2023",  # filed late (8 August): due from the filing day
+        "due: 10 August 2023",  # filed late (Tue 8 August): two working days later
         "0% complete",
         "checklist: 0 items",
     ]

@@ -216,10 +216,12 @@ def _owner_digests(sandbox: Sandbox) -> list[dict[str, Any]]:
     ]
 
 
-def test_a_reminder_due_after_the_days_digest_gets_a_digest_of_its_own(
+def test_a_reminder_due_after_the_days_digest_waits_for_a_digest_of_its_own(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    day = dt.date(2023, 7, 20)  # the seed's publication day: the owner's "cc -7" reminder
+    # Monday 24 July: the owner's "3 working days before" reminder of the Chief Constable
+    # stage (due Thursday 27 July). At most one digest a day (README, "Reminders").
+    day = dt.date(2023, 7, 24)
     settings = make_settings(sandbox, tmp_path / "state")
     app = App(settings)
     provision(app)
@@ -235,11 +237,14 @@ def test_a_reminder_due_after_the_days_digest_gets_a_digest_of_its_own(
         "PATCH",
         f"/planner/tasks/{task['id']}",
         OWNER,
-        json={"dueDateTime": "2023-07-23T16:00:00Z"},
+        json={"dueDateTime": "2023-07-25T16:00:00Z"},
         headers={"If-Match": task["@odata.etag"]},
     )
     assert run_pass(App(settings), today=day).failures == []
-    assert run_pass(App(settings), today=day).failures == []  # nothing more to send
+    assert _owner_digests(sandbox) == [first]  # not a second digest the same day
+    next_day = day + dt.timedelta(days=1)
+    assert run_pass(App(settings), today=next_day).failures == []
+    assert run_pass(App(settings), today=next_day).failures == []  # nothing more to send
 
     digests = _owner_digests(sandbox)
     assert len(digests) == 2, [d["key"] for d in digests]
@@ -262,8 +267,13 @@ def test_a_reminder_due_after_the_days_digest_gets_a_digest_of_its_own(
 
 
 def test_lost_digest_answer_is_not_sent_again(sandbox: Sandbox, tmp_path: Path) -> None:
-    day = dt.date(2023, 7, 20)
-    settings = make_settings(sandbox, tmp_path / "state", mail={"confirm_minutes": 10})
+    day = dt.date(2023, 7, 24)  # the owner's reminder 3 working days before 27 July
+    settings = make_settings(
+        sandbox,
+        tmp_path / "state",
+        mail={"confirm_minutes": 10},
+        reminders={"weekly_summary": False},  # the owner's digest is the day's only send
+    )
     provision(App(settings))
     sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
     sandbox.faults.add_one_off(OneOff(method="POST", path=r"/sendMail$", status=504, when="after"))
@@ -273,9 +283,9 @@ def test_lost_digest_answer_is_not_sent_again(sandbox: Sandbox, tmp_path: Path) 
     assert run_pass(App(settings), today=day).failures == []
     [digest] = _owner_digests(sandbox)
     [item] = _records(settings)
-    assert f"stage:cc_comments:2023-07-27:-7|{OWNER}" in item.reminders["sent"]
+    assert f"stage:cc_comments:2023-07-27:-3|{OWNER}" in item.reminders["sent"]
     assert "pending" not in item.reminders
-    assert digest["key"].startswith(f"s55-digest:{OWNER}:2023-07-20-")
+    assert digest["key"].startswith(f"s55-digest:{OWNER}:2023-07-24-")
 
 
 # -- the large-attachment route: draft, attachments, upload session, /send ------------------

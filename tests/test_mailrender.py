@@ -42,20 +42,44 @@ def circulation_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
-def digest_item(**overrides: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "title": "PEEL 2023-25 Norfolk",
+def digest_row(**overrides: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "kind": "stage",
         "what": "Chief Constable comments",
+        "who": "Priya Shah",
         "due": "1 September 2023",
         "days": 3,
         "overdue": False,
+    }
+    row.update(overrides)
+    return row
+
+
+def digest_report(*rows: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "marker": "S55-7",
+        "title": "PEEL 2023-25 Norfolk",
+        "owner": "Priya Shah",
+        "deadline": "7 September 2023",
+        "overdue": any(row["overdue"] for row in rows),
         "tracker_url": "https://opcc.sharepoint.com/sites/opcc/Lists/S55/DispForm.aspx?ID=7",
         "draft_url": "https://opcc.sharepoint.com/sites/opcc/Drafts/peel.docx",
         "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/peel-reports/norfolk-2023/",
+        "rows": list(rows) or [digest_row()],
     }
-    item.update(overrides)
-    return item
+    report.update(overrides)
+    return report
+
+
+def digest_context(*reports: dict[str, Any], manager: bool = False) -> dict[str, Any]:
+    return {
+        "recipient_name": "Alex Officer",
+        "manager": manager,
+        "today": "4 September 2023",
+        "reports": list(reports),
+        "attention": [],
+        "items": [],
+    }
 
 
 class _Collector(HTMLParser):
@@ -184,47 +208,81 @@ def test_external_recipients_get_no_internal_links(renderer: MailRenderer, name:
     assert context["tracker_url"] not in hrefs
 
 
-def test_reminder_digest_lists_every_item(renderer: MailRenderer) -> None:
-    items = [
-        digest_item(),
-        digest_item(
+def test_reminder_digest_lists_reports_with_their_rows(renderer: MailRenderer) -> None:
+    reports = [
+        digest_report(
+            digest_row(),
+            digest_row(what="Draft the response", due="7 September 2023", days=0),
+        ),
+        digest_report(
+            digest_row(
+                kind="deadline",
+                what="Statutory deadline: publish the response",
+                due="4 September 2023",
+                days=-2,
+                overdue=True,
+            ),
+            marker="S55-8",
             title="Vetting & counter-corruption <inspection>",
-            kind="deadline",
-            what="Statutory deadline",
-            due="13 September 2023",
-            days=2,
-            overdue=True,
             draft_url="",
         ),
-        digest_item(title="Custody inspection", what="PCC approval", days=0),
-        digest_item(title="Spotlight report", what="Draft response", days=1),
+        digest_report(
+            digest_row(what="PCC approval", who="Sarah Taylor", days=1),
+            marker="S55-9",
+            title="Custody inspection",
+        ),
     ]
-    mail = renderer.render("reminder_digest", {"recipient_name": "Alex Officer", "items": items})
+    mail = renderer.render("reminder_digest", digest_context(*reports))
     text = text_of(mail.html)
-    assert mail.subject == "Section 55 reminders: 4 items need attention (1 overdue)"
+    # The subject counts reports, not rows.
+    assert mail.subject == "Section 55 reminders: 3 reports need attention (1 overdue)"
     assert "Dear Alex Officer" in text
+    assert "is yours" not in text
     assert "Vetting & counter-corruption <inspection>" in text
     assert "&lt;inspection&gt;" in mail.html
     assert "3 days left" in text
     assert "2 days overdue" in text
     assert "due today" in text
     assert "1 day left" in text
+    assert "Owner: Priya Shah" in text
+    assert "Sarah Taylor" in text  # whom the stage is with
     for what in ("Chief Constable comments", "Statutory deadline", "PCC approval"):
         assert what in text
     hrefs = parse(mail.html).hrefs
-    assert hrefs.count(items[0]["tracker_url"]) == 4
-    assert hrefs.count(items[0]["draft_url"]) == 3  # the overdue item has no draft link
-    assert hrefs.count(items[0]["report_url"]) == 4
-    # items appear in the order given
-    positions = [text.index(item["title"]) for item in items]
+    assert hrefs.count(reports[0]["tracker_url"]) == 3  # once per report, not per row
+    assert hrefs.count(reports[0]["draft_url"]) == 2  # the vetting report has no draft link
+    assert hrefs.count(reports[0]["report_url"]) == 3
+    positions = [text.index(report["title"]) for report in reports]
     assert positions == sorted(positions)
 
 
 def test_reminder_digest_accepts_negative_days_for_overdue(renderer: MailRenderer) -> None:
-    item = digest_item(days=-1, overdue=True)
-    mail = renderer.render("reminder_digest", {"recipient_name": "Sam", "items": [item]})
+    report = digest_report(digest_row(days=-1, overdue=True))
+    mail = renderer.render("reminder_digest", digest_context(report))
     assert "1 day overdue" in text_of(mail.html)
-    assert mail.subject == "Section 55 reminders: 1 item needs attention (1 overdue)"
+    assert mail.subject == "Section 55 reminders: 1 report needs attention (1 overdue)"
+
+
+def test_managers_digest_does_not_say_yours(renderer: MailRenderer) -> None:
+    mail = renderer.render("reminder_digest", digest_context(digest_report(), manager=True))
+    text = text_of(mail.html)
+    assert "as manager" in text
+    assert "Owner: Priya Shah" in text
+
+
+def test_weekly_summary_lists_every_open_response(renderer: MailRenderer) -> None:
+    overdue = digest_report(digest_row(days=-4, overdue=True), marker="S55-8", title="Vetting")
+    context = {
+        **digest_context(digest_report(), overdue, manager=True),
+        "attention": [overdue],
+    }
+    mail = renderer.render("reminder_summary", context)
+    text = text_of(mail.html)
+    assert mail.subject == "Section 55 reminders: weekly summary, 2 open responses (1 overdue)"
+    assert "weekly summary" in text
+    assert "4 September 2023" in text
+    assert "Open responses (2)" in text
+    assert text.count("Vetting") == 2  # in the day's escalations and in the summary
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -246,11 +304,11 @@ def test_missing_variable_is_a_template_error(renderer: MailRenderer, name: str)
     assert name in str(caught.value)
 
 
-def test_digest_item_missing_a_field_is_a_template_error(renderer: MailRenderer) -> None:
-    item = digest_item()
-    del item["due"]
+def test_digest_row_missing_a_field_is_a_template_error(renderer: MailRenderer) -> None:
+    row = digest_row()
+    del row["due"]
     with pytest.raises(TemplateError, match="due"):
-        renderer.render("reminder_digest", {"recipient_name": "Sam", "items": [item]})
+        renderer.render("reminder_digest", digest_context(digest_report(row)))
 
 
 @pytest.mark.parametrize("name", ["no_such_email", "../templates/email/_base", "_base", ""])

@@ -1,70 +1,63 @@
-"""Reminders end to end: every day from publication to 10 days past the deadline."""
+"""Reminders end to end on the sandbox: the staff review's scenario, day by day.
+
+Filed on Tuesday 8 August 2023: Norfolk PEEL (published 14 July, deadline 7 September), the
+vetting thematic (published 11 July, deadline 4 September) and the super-complaint (published
+1 August, to be decided). Nobody does anything; one pass a day from 9 August to 15 September.
+The days are those of the pure policy over the same scenario (tests/test_reminder_policy.py).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 from pathlib import Path
 from typing import Any
 
 from automation.app import App
+from automation.domain.deadlines import is_working_day
 from automation.jobs.provision import provision
 from automation.passes import run_pass
-from automation.sandbox.routes.mail import delivered
+from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from tests import feeds
 from tests.service_env import make_settings
 
-P = user_email("policy_officer")
+OFFICER = user_email("policy_officer")
 M = user_email("chief_executive")
 C = user_email("pcc")
 
-# Worked out by hand from the seed (published 20 July 2023, statutory deadline 13 September)
-# and the default stages and offsets: cc_comments due 27 Jul (owner), draft 23 Aug (owner),
-# approval 1 Sep (3 Sep is a Sunday; PCC), publish 12 Sep (owner); stage reminders 7/3/1/0
-# days before to the assignee; deadline reminders 14/7/3/1 days before to owner + manager;
-# overdue every 3 days from the day after, escalated to the manager. Nothing is completed.
+NORFOLK_PEEL = feeds.Item(
+    title="PEEL 2023-25 Police effectiveness, efficiency and legitimacy: An inspection of "
+    "Norfolk Constabulary",
+    link="https://hmicfrs.justiceinspectorates.gov.uk/peel-reports/norfolk-2023/",
+    pub_date="Thu, 13 Jul 2023 23:01:00 +0000",
+    categories=("PEEL", "Norfolk Constabulary"),
+)
+VETTING = feeds.Item(
+    title="An inspection of vetting, misconduct, and misogyny in the police service",
+    link="https://hmicfrs.justiceinspectorates.gov.uk/publications/an-inspection-of-vetting/",
+    pub_date="Mon, 10 Jul 2023 23:01:00 +0000",
+    categories=("National thematic", "N/A"),
+)
+FILED = dt.date(2023, 8, 8)
+
+
+def _days(*days: str) -> set[str]:
+    return {f"2023-{day}" for day in days}
+
+
 EXPECTED: dict[str, set[str]] = {
-    "2023-07-20": {P},  # cc -7
-    "2023-07-24": {P},  # cc -3
-    "2023-07-26": {P},  # cc -1
-    "2023-07-27": {P},  # cc due
-    "2023-07-28": {P, M},  # cc overdue
-    "2023-07-31": {P, M},
-    "2023-08-03": {P, M},
-    "2023-08-06": {P, M},
-    "2023-08-09": {P, M},
-    "2023-08-12": {P, M},
-    "2023-08-15": {P, M},
-    "2023-08-16": {P},  # draft -7
-    "2023-08-18": {P, M},
-    "2023-08-20": {P},  # draft -3
-    "2023-08-21": {P, M},
-    "2023-08-22": {P},  # draft -1
-    "2023-08-23": {P},  # draft due
-    "2023-08-24": {P, M},  # cc + draft overdue
-    "2023-08-25": {C},  # approval -7
-    "2023-08-27": {P, M},
-    "2023-08-29": {C},  # approval -3
-    "2023-08-30": {P, M},  # overdue + deadline -14
-    "2023-08-31": {C},  # approval -1
-    "2023-09-01": {C},  # approval due
-    "2023-09-02": {P, M, C},  # approval overdue too
-    "2023-09-05": {P, M, C},  # + publish -7
-    "2023-09-06": {P, M},  # deadline -7
-    "2023-09-08": {P, M, C},
-    "2023-09-09": {P},  # publish -3
-    "2023-09-10": {P, M},  # deadline -3
-    "2023-09-11": {P, M, C},  # + publish -1
-    "2023-09-12": {P, M},  # publish due + deadline -1
-    "2023-09-13": {P, M},  # publish overdue
-    "2023-09-14": {P, M, C},  # deadline overdue
-    "2023-09-16": {P, M},
-    "2023-09-17": {P, M, C},
-    "2023-09-19": {P, M},
-    "2023-09-20": {P, M, C},
-    "2023-09-22": {P, M},
-    "2023-09-23": {P, M, C},
+    # Stage reminders (3 working days before, on the day, the day after), then Mondays
+    # (Tuesday 29 August after the bank holiday); the deadlines on 4 and 7 September.
+    OFFICER: _days("08-09", "08-10", "08-11", "08-14", "08-15", "08-17", "08-18", "08-21", "08-29")
+    | _days("09-04", "09-07", "09-11"),
+    # The weekly summary (9 August: the week the service started) and each escalation once.
+    M: _days("08-09", "08-11", "08-14", "08-15", "08-18", "08-21", "08-29", "09-04", "09-07")
+    | _days("09-11"),
+    # The PCC: only at the statutory deadlines (the drafts are never completed).
+    C: _days("09-04", "09-07"),
 }
 
 
@@ -72,46 +65,52 @@ def _digests(sandbox: Sandbox) -> list[dict[str, Any]]:
     return [e for e in delivered(sandbox.tenant) if "digest" in str(e.get("key"))]
 
 
-def _setup(sandbox: Sandbox, tmp_path: Path) -> App:
+def _html(sandbox: Sandbox, entry: dict[str, Any]) -> tuple[str, str]:
+    mime = message_mime(sandbox.tenant, entry["mailbox"], entry["message_id"])
+    message = email.message_from_bytes(mime, policy=email.policy.default)
+    body = message.get_body(preferencelist=("html",))
+    assert body is not None
+    return str(message["Subject"]), str(body.get_content())
+
+
+def test_the_scenario_day_by_day(sandbox: Sandbox, tmp_path: Path) -> None:
     app = App(make_settings(sandbox, tmp_path / "state"))
     provision(app)
-    sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
-    return app
+    sandbox.set_page("/feed/", feeds.rss([NORFOLK_PEEL, VETTING, feeds.SUPER_COMPLAINT]))
+    assert run_pass(app, today=FILED, reminders=False).failures == []
+    assert len(app.tracker.all()) == 3
 
-
-def test_every_day_sends_exactly_the_expected_digests(sandbox: Sandbox, tmp_path: Path) -> None:
-    app = _setup(sandbox, tmp_path)
     got: dict[str, set[str]] = {}
-    day = dt.date(2023, 7, 20)
-    while day <= dt.date(2023, 9, 23):
+    first_day: list[dict[str, Any]] = []
+    day = FILED + dt.timedelta(days=1)
+    while day <= dt.date(2023, 9, 15):
         before = len(_digests(sandbox))
-        report = run_pass(app, today=day)
-        assert report.failures == [], (day, report.failures)
-        for entry in _digests(sandbox)[before:]:
-            got.setdefault(day.isoformat(), set()).update(a.lower() for a in entry["to"])
+        assert run_pass(app, today=day).failures == [], day
+        assert run_pass(app, today=day).failures == [], day  # a second pass sends nothing
+        new = _digests(sandbox)[before:]
+        if not is_working_day(day):
+            assert new == [], day
+        for entry in new:
+            got.setdefault(entry["to"][0].lower(), set()).add(day.isoformat())
+        if day == FILED + dt.timedelta(days=1):
+            first_day = new
         day += dt.timedelta(days=1)
+
     assert got == EXPECTED
     keys = [str(e["key"]) for e in _digests(sandbox)]
     assert len(keys) == len(set(keys))
+    sent = _digests(sandbox)
+    assert len(sent) == sum(len(days) for days in EXPECTED.values())  # one a day at most
 
-
-def test_downtime_sends_only_the_latest_missed_reminder(sandbox: Sandbox, tmp_path: Path) -> None:
-    app = _setup(sandbox, tmp_path)
-    run_pass(app, today=dt.date(2023, 7, 20))
-    app.resolve()
-
-    def sent() -> set[str]:
-        [record] = app.tracker.all()
-        return {e for e in record.reminders.get("sent", []) if "|" not in e}
-
-    assert sent() == {"stage:cc_comments:2023-07-27:-7"}
-    # Down from 21 to 28 July: the -3, -1 and due-day reminders were missed; only the latest
-    # point of the series (the first overdue notice) goes out, once.
-    run_pass(app, today=dt.date(2023, 7, 28))
-    assert sent() == {
-        "stage:cc_comments:2023-07-27:-7",
-        "overdue:stage:cc_comments:2023-07-27:+1",
-    }
-    assert len(_digests(sandbox)) == 3  # 20 Jul owner; 28 Jul owner and manager
-    run_pass(app, today=dt.date(2023, 7, 28))
-    assert len(_digests(sandbox)) == 3
+    # The morning after intake: nothing overdue; the subject counts reports.
+    [officer] = [e for e in first_day if e["to"] == [OFFICER]]
+    subject, html = _html(sandbox, officer)
+    assert subject == "Section 55 reminders: 3 reports need attention"
+    assert "overdue</strong>" not in html  # no "N days overdue" row
+    assert "Decide whether to respond" in html
+    # The manager's weekly summary has the owner on each report, and never says "yours".
+    [summary] = [e for e in first_day if e["to"] == [M]]
+    subject, html = _html(sandbox, summary)
+    assert subject == "Section 55 reminders: weekly summary, 3 open responses"
+    assert "Owner: Priya Shah" in html
+    assert "yours" not in html

@@ -1,24 +1,42 @@
-"""Which reminder emails are due on a given day, and how they are grouped into digests.
+"""Which reminders are due on a given day, and how they are grouped into digests.
 
-Every reminder is a point of a *series*: the reminders before one stage's due date, the
-overdue notices of one stage, the reminders before the statutory deadline, and the overdue
-notices of the response. A point has a stable ``reminder_id`` built from the series, its due
-date and the point's distance from that date, so it is sent at most once (the tracker item
-records the ids already sent) and a changed due date starts a new series.
+The policy (README, "Reminders"), in working days of England and Wales:
 
-Catch-up after downtime: on ``today`` only the latest point of each series dated on or before
-``today`` is a candidate; earlier points it supersedes are skipped for good. A series of
-reminders *before* a date closes once that date has passed, because the overdue series then
-supersedes it (a "due in 1 day" reminder sent late would be wrong and would repeat the
-overdue notice sent the same day).
+* nothing is sent on a weekend or bank holiday, and each person gets at most one digest a
+  day (every reminder of the day for one person is in it);
+* a stage (Planner task) is reminded to its assignee ``notice_working_days`` before it is
+  due and on the day it is due (the last working day on or before its due date);
+* an overdue stage is reminded to its assignee on the first working day after its due
+  date, then weekly (the week's reminder day, `ReminderPolicy.weekly_on`) while the
+  statutory deadline has not passed; the manager is told once (an escalation);
+* a stage that cannot start yet gets nothing: approval waits for the draft stage to be
+  completed, publication for the approval;
+* an undecided item (Response required = To be decided) gets "Decide whether to respond"
+  reminders for its triage task, and no deadline reminders;
+* on the statutory deadline (the last working day on or before it) the response owner, the
+  PCC and the manager are told once; after it the owner is told weekly, and the stage
+  reminders stop (the deadline line supersedes them);
+* the manager gets a weekly summary of every open response on the week's reminder day (or
+  the first working day of the week the service runs after it), in the same digest as
+  that day's escalations.
+
+Every reminder is a point of a *series* with a stable ``reminder_id``, so it is sent at
+most once (the tracker item records the ids already sent) and a changed due date starts a
+new series. Catch-up after downtime: only the latest point of a series dated on or before
+``today`` is a candidate; the points it supersedes are skipped for good (escalations and
+the deadline notice are never superseded: they stay due until sent).
 
 Reminder ids look like::
 
-    stage:draft:2023-08-23:-3             3 days before the draft stage is due
-    stage:draft:2023-08-23:+0             on the day it is due
-    overdue:stage:draft:2023-08-23:+1     the day after, if the stage is not completed
-    deadline:2023-09-13:-7                7 days before the statutory deadline
-    overdue:deadline:2023-09-13:+4        4 days after it, if not yet circulated
+    stage:draft:2023-08-23:-3                 3 working days before the draft is due
+    stage:draft:2023-08-23:+0                 on the day it is due
+    overdue:stage:draft:2023-08-23:+1         the first working day after, to the assignee
+    overdue:stage:draft:2023-08-23:w2023-08-28   the weekly reminder of that week
+    escalate:stage:draft:2023-08-23           once, to the manager
+    deadline:2023-09-13                       once, to the owner, the PCC and the manager
+    overdue:deadline:2023-09-13:w2023-09-18   weekly after the deadline, to the owner
+    summary:2023-08-28:stage:draft:2023-08-23 a row of the manager's weekly summary
+    summary:2023-08-28:deadline:2023-09-13
 """
 
 from __future__ import annotations
@@ -30,10 +48,19 @@ from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
+from automation.domain.deadlines import is_working_day, next_working_day, previous_working_day
+from automation.domain.relevance import Decision
+from automation.domain.stages import shift_working_days
 from automation.domain.workflow import REMINDERS_STOP, is_declined, status_in
 
-DEADLINE_WHAT = "Section 55 response deadline"
-"""The ``what`` of deadline reminders and deadline overdue notices."""
+DEADLINE_WHAT = "Statutory deadline: publish the response"
+"""The ``what`` of deadline reminders, deadline overdue notices and summary rows."""
+TRIAGE_WHAT = "Decide whether to respond"
+"""The ``what`` of an undecided item's triage task reminders."""
+TRIAGE_ROLE = "triage"
+"""`StageState.role` of the triage task of an undecided item."""
+ROLE_ORDER: tuple[str, ...] = ("draft", "approval", "publish")
+"""Stage roles that wait for every stage of the roles before them to be completed."""
 
 
 def _frozen_links(links: Mapping[str, str]) -> Mapping[str, str]:
@@ -50,6 +77,8 @@ class StageState:
         assignee: email of the person the task is assigned to; "" when nobody is.
         due: the task's due date, or None when it has none.
         completed: True once the task is completed.
+        role: the stage's workflow role ("draft", "approval", "publish", ...; `TRIAGE_ROLE`
+            for the triage task of an undecided item); decides what cannot start yet.
     """
 
     key: str
@@ -57,6 +86,7 @@ class StageState:
     assignee: str
     due: date | None
     completed: bool
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +104,8 @@ class ReminderItem:
         sent_ids: reminder ids the tracker item records as already sent.
         links: urls (tracker item, draft, report) passed through to each reminder.
         response_required: the item's Response required choice; "No" (a person's
-            decision, or the service's) means no reminder of any kind, whatever the Status.
+            decision, or the service's) means no reminder of any kind, whatever the Status;
+            "To be decided" means only the triage task is reminded.
     """
 
     key: str
@@ -91,41 +122,43 @@ class ReminderItem:
     def __post_init__(self) -> None:
         object.__setattr__(self, "links", _frozen_links(self.links))
 
+    @property
+    def undecided(self) -> bool:
+        """Whether a person has still to decide if a response is needed."""
+        return self.response_required.strip().casefold() == Decision.TBD.value.casefold()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReminderPolicy:
     """When reminders are sent, and who is told about overdue work.
 
     Attributes:
-        stage_offsets: days before a stage's due date (0 = on the day).
-        deadline_offsets: days before the statutory deadline (0 = on the day).
-        overdue_every_days: overdue notices start the day after the due date and repeat
-            every this many days.
-        manager: email of the manager copied on deadline reminders and overdue notices;
-            "" for nobody.
+        notice_working_days: a stage is reminded this many working days before it is due
+            (0: only on the day).
+        weekly_on: the weekday (0 = Monday .. 4 = Friday) of the weekly reminders and of
+            the manager's summary; a bank holiday moves them to the next working day of
+            that week.
+        manager: email of the manager (escalations, the deadline notice, the weekly
+            summary); "" for nobody.
+        pcc: email of the PCC (the deadline notice); "" for nobody.
+        weekly_summary: whether the manager gets the weekly summary.
     """
 
-    stage_offsets: tuple[int, ...] = (7, 3, 1, 0)
-    deadline_offsets: tuple[int, ...] = (14, 7, 3, 1)
-    overdue_every_days: int = 3
+    notice_working_days: int = 3
+    weekly_on: int = 0
     manager: str = ""
+    pcc: str = ""
+    weekly_summary: bool = True
 
     def __post_init__(self) -> None:
-        for name, offsets in (
-            ("stage_offsets", self.stage_offsets),
-            ("deadline_offsets", self.deadline_offsets),
-        ):
-            negative = [offset for offset in offsets if offset < 0]
-            if negative:
-                raise ValueError(
-                    f"reminder policy {name}: offsets are days before the due date and must "
-                    f"be 0 or more, got {negative}"
-                )
-            object.__setattr__(self, name, tuple(sorted(set(offsets), reverse=True)))
-        if self.overdue_every_days < 1:
+        if self.notice_working_days < 0:
             raise ValueError(
-                "reminder policy overdue_every_days must be at least 1, "
-                f"got {self.overdue_every_days}"
+                "reminder policy notice_working_days must be 0 or more, "
+                f"got {self.notice_working_days}"
+            )
+        if not 0 <= self.weekly_on <= 4:
+            raise ValueError(
+                f"reminder policy weekly_on must be a weekday 0-4, got {self.weekly_on}"
             )
 
 
@@ -133,14 +166,16 @@ class ReminderKind(StrEnum):
     """What a reminder is about."""
 
     STAGE = "stage"
-    DEADLINE = "deadline"
     STAGE_OVERDUE = "stage_overdue"
+    ESCALATION = "escalation"
+    DEADLINE = "deadline"
     DEADLINE_OVERDUE = "deadline_overdue"
+    SUMMARY = "summary"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reminder:
-    """One reminder due today.
+    """One reminder due today (a row of a digest).
 
     Attributes:
         reminder_id: stable id, unique within its item (see the module docstring).
@@ -148,13 +183,16 @@ class Reminder:
         item_key: publication key of the tracker item.
         marker: the item's short reference.
         title: inspection title.
-        stage_key: the stage's key; "" for deadline kinds.
-        what: the stage title, or `DEADLINE_WHAT`.
+        stage_key: the stage's key; "" for deadline rows.
+        what: the stage title, `TRIAGE_WHAT` or `DEADLINE_WHAT`.
         due: the stage's due date or the statutory deadline.
         days: days left from today until ``due``; negative when overdue.
-        recipients: lower-cased emails, without duplicates; the manager is included for
-            deadline and overdue kinds. Empty when nobody can be told (the caller logs it).
+        recipients: lower-cased emails, without duplicates. Empty when nobody can be told
+            (the caller logs it).
         links: the item's links, passed through.
+        assignee: whom the stage is with ("" for deadline rows: the owner).
+        owner: the response owner of the item.
+        deadline: the item's statutory deadline (None when unknown or undecided).
     """
 
     reminder_id: str
@@ -168,6 +206,9 @@ class Reminder:
     days: int
     recipients: tuple[str, ...]
     links: Mapping[str, str] = field(default_factory=dict, compare=False)
+    assignee: str = ""
+    owner: str = ""
+    deadline: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "links", _frozen_links(self.links))
@@ -186,27 +227,51 @@ class Digest:
         """Stable id of this digest (one per recipient per day)."""
         return f"digest:{self.recipient}:{self.day.isoformat()}"
 
+    @property
+    def weekly_summary(self) -> bool:
+        """Whether this digest carries the manager's weekly summary."""
+        return any(r.kind is ReminderKind.SUMMARY for r in self.reminders)
+
+
+def weekly_day(day: date, weekday: int) -> date | None:
+    """The week's reminder day of ``day``'s week: ``weekday``, or the next working day after
+    it in the same week; None when the rest of that week has no working day."""
+    wanted = day - timedelta(days=day.weekday() - weekday)
+    found = next_working_day(wanted)
+    return found if found.isocalendar()[:2] == day.isocalendar()[:2] else None
+
+
+def latest_weekly_day(today: date, weekday: int) -> date | None:
+    """The latest week's reminder day on or before ``today`` (this week's or last week's)."""
+    this_week = weekly_day(today, weekday)
+    if this_week is not None and this_week <= today:
+        return this_week
+    return weekly_day(today - timedelta(days=7), weekday)
+
 
 def due_reminders(
     items: Sequence[ReminderItem], *, today: date, policy: ReminderPolicy
 ) -> list[Reminder]:
     """The reminders to send on ``today``, catching up after downtime.
 
-    Items with a finished status (`REMINDERS_STOP`: "Approved" is not among them, an
-    approved response not yet circulated is still open) or Response required = No get
-    none; completed stages and stages without a due date
-    get no stage reminders or overdue notices; an item without a deadline gets no deadline
-    reminders. A point whose id is in the item's ``sent_ids`` is not sent again.
+    None on a day that is not a working day. Items with a finished status
+    (`REMINDERS_STOP`) or Response required = No get none; completed stages, stages
+    without a due date and stages that cannot start yet get no reminders; an item without
+    a deadline gets no deadline reminders. A point whose id is in the item's ``sent_ids``
+    is not sent again.
 
     Returns:
         The reminders, sorted by due date, marker, item key and reminder id.
     """
+    if not is_working_day(today):
+        return []
     found: list[Reminder] = []
+    summary_week = _summary_week(items, today=today, policy=policy)
     for item in items:
         if status_in(item.status, REMINDERS_STOP) or is_declined(item.response_required):
             continue
-        found.extend(_item_reminders(item, today=today, policy=policy))
-    found.sort(key=lambda r: (r.due, r.marker, r.item_key, r.reminder_id))
+        found.extend(_Series(item, today=today, policy=policy).reminders(summary_week))
+    found.sort(key=_order)
     return found
 
 
@@ -222,116 +287,165 @@ def digests(reminders: Sequence[Reminder], *, today: date) -> list[Digest]:
             # Keyed by item and id so one reminder never appears twice in a digest.
             by_recipient[recipient][(reminder.item_key, reminder.reminder_id)] = reminder
     return [
-        Digest(
-            recipient=recipient,
-            day=today,
-            reminders=tuple(
-                sorted(
-                    chosen.values(),
-                    key=lambda r: (r.due, r.marker, r.item_key, r.reminder_id),
-                )
-            ),
-        )
+        Digest(recipient=recipient, day=today, reminders=tuple(sorted(chosen.values(), key=_order)))
         for recipient, chosen in sorted(by_recipient.items())
     ]
 
 
-def _item_reminders(item: ReminderItem, *, today: date, policy: ReminderPolicy) -> list[Reminder]:
-    """The unsent latest points of every series of one open item."""
-    found: list[Reminder] = []
-    seen: set[str] = set()
-
-    def add(
-        kind: ReminderKind,
-        reminder_id: str | None,
-        *,
-        stage_key: str,
-        what: str,
-        due: date,
-        people: Iterable[str],
-    ) -> None:
-        if reminder_id is None or reminder_id in item.sent_ids or reminder_id in seen:
-            return
-        seen.add(reminder_id)
-        found.append(
-            Reminder(
-                reminder_id=reminder_id,
-                kind=kind,
-                item_key=item.key,
-                marker=item.marker,
-                title=item.title,
-                stage_key=stage_key,
-                what=what,
-                due=due,
-                days=(due - today).days,
-                recipients=_recipients(people),
-                links=item.links,
-            )
-        )
-
-    if item.deadline is not None:
-        deadline = item.deadline
-        people = (item.owner, policy.manager)
-        prefix = f"deadline:{deadline.isoformat()}"
-        add(
-            ReminderKind.DEADLINE,
-            _before_point(prefix, deadline, policy.deadline_offsets, today),
-            stage_key="",
-            what=DEADLINE_WHAT,
-            due=deadline,
-            people=people,
-        )
-        add(
-            ReminderKind.DEADLINE_OVERDUE,
-            _overdue_point(f"overdue:{prefix}", deadline, policy.overdue_every_days, today),
-            stage_key="",
-            what=DEADLINE_WHAT,
-            due=deadline,
-            people=people,
-        )
-    for stage in item.stages:
-        if stage.completed or stage.due is None:
-            continue
-        prefix = f"stage:{stage.key}:{stage.due.isoformat()}"
-        add(
-            ReminderKind.STAGE,
-            _before_point(prefix, stage.due, policy.stage_offsets, today),
-            stage_key=stage.key,
-            what=stage.title,
-            due=stage.due,
-            people=(stage.assignee,),
-        )
-        add(
-            ReminderKind.STAGE_OVERDUE,
-            _overdue_point(f"overdue:{prefix}", stage.due, policy.overdue_every_days, today),
-            stage_key=stage.key,
-            what=stage.title,
-            due=stage.due,
-            people=(stage.assignee, policy.manager),
-        )
-    return found
+def _order(reminder: Reminder) -> tuple[date, str, str, str]:
+    return (reminder.due, reminder.marker, reminder.item_key, reminder.reminder_id)
 
 
-def _before_point(prefix: str, due: date, offsets: Sequence[int], today: date) -> str | None:
-    """Id of the latest point before ``due`` dated on or before ``today``, if any.
+def _summary_week(
+    items: Sequence[ReminderItem], *, today: date, policy: ReminderPolicy
+) -> date | None:
+    """The Monday of the week whose summary is due today, or None.
 
-    None once ``due`` has passed: the overdue series supersedes this one.
+    Due from the week's reminder day to the end of that week, until one summary of that
+    week has been sent (a report filed later in the week waits for next week's).
     """
-    if today > due:
+    if not (policy.weekly_summary and policy.manager):
         return None
-    passed = [offset for offset in offsets if due - timedelta(days=offset) <= today]
-    if not passed:
+    day = weekly_day(today, policy.weekly_on)
+    if day is None or today < day:
         return None
-    return f"{prefix}:{-min(passed):+d}"
+    monday = today - timedelta(days=today.weekday())
+    prefix = f"summary:{monday.isoformat()}:"
+    if any(sent.startswith(prefix) for item in items for sent in item.sent_ids):
+        return None
+    return monday
 
 
-def _overdue_point(prefix: str, due: date, every: int, today: date) -> str | None:
-    """Id of the latest overdue point (due+1, due+1+every, ...) on or before ``today``."""
-    late = (today - due).days
-    if late < 1:
-        return None
-    after = 1 + (late - 1) // every * every
-    return f"{prefix}:{after:+d}"
+class _Series:
+    """The points of every series of one open item on one day."""
+
+    def __init__(self, item: ReminderItem, *, today: date, policy: ReminderPolicy) -> None:
+        self.item = item
+        self.today = today
+        self.policy = policy
+        self.found: dict[str, Reminder] = {}
+
+    def reminders(self, summary_week: date | None) -> list[Reminder]:
+        """The unsent latest points of every series of the item."""
+        item, today = self.item, self.today
+        deadline = None if item.undecided else item.deadline
+        passed = deadline is not None and today > deadline
+        open_stages = [] if passed else self.open_stages()
+        for stage in open_stages:
+            self.stage(stage)
+        if deadline is not None:
+            self.deadline(deadline)
+        if summary_week is not None:
+            week = f"summary:{summary_week.isoformat()}"
+            for stage in open_stages:
+                self.add(ReminderKind.SUMMARY, f"{week}:{self.stage_series(stage)}", stage)
+            if deadline is not None and (passed or not open_stages):
+                self.add(ReminderKind.SUMMARY, f"{week}:deadline:{deadline.isoformat()}", None)
+        return list(self.found.values())
+
+    def open_stages(self) -> list[StageState]:
+        """Stages with a due date, not completed, that can start (each key once)."""
+        stages = self.item.stages
+        if self.item.undecided:
+            stages = tuple(s for s in stages if s.role == TRIAGE_ROLE)
+        else:
+            stages = tuple(s for s in stages if s.role != TRIAGE_ROLE)
+        waiting_for = {
+            role for role in ROLE_ORDER if any(s.role == role and not s.completed for s in stages)
+        }
+        chosen: dict[str, StageState] = {}
+        for stage in stages:
+            if stage.completed or stage.due is None or stage.key in chosen:
+                continue
+            if stage.role in ROLE_ORDER:
+                earlier = ROLE_ORDER[: ROLE_ORDER.index(stage.role)]
+                if waiting_for.intersection(earlier):
+                    continue  # cannot start yet: nothing about it
+            chosen[stage.key] = stage
+        return list(chosen.values())
+
+    @staticmethod
+    def stage_series(stage: StageState) -> str:
+        assert stage.due is not None  # open stages have one
+        return f"stage:{stage.key}:{stage.due.isoformat()}"
+
+    def stage(self, stage: StageState) -> None:
+        """Before, on and after the stage's due date, and the manager's escalation."""
+        assert stage.due is not None
+        due, today = stage.due, self.today
+        series = self.stage_series(stage)
+        on_day = previous_working_day(due)
+        if today <= due:
+            points = [(on_day, f"{series}:+0")]
+            if self.policy.notice_working_days:
+                before = shift_working_days(on_day, -self.policy.notice_working_days)
+                points.append((before, f"{series}:-{self.policy.notice_working_days}"))
+            self.add(ReminderKind.STAGE, _latest(points, today), stage)
+            return
+        first = next_working_day(due + timedelta(days=1))
+        weekly = latest_weekly_day(today, self.policy.weekly_on)
+        points = [(first, f"overdue:{series}:+1")]
+        if weekly is not None and weekly > first:
+            points.append((weekly, f"overdue:{series}:w{weekly.isoformat()}"))
+        self.add(ReminderKind.STAGE_OVERDUE, _latest(points, today), stage)
+        self.add(ReminderKind.ESCALATION, f"escalate:{series}", stage)
+
+    def deadline(self, deadline: date) -> None:
+        """The deadline notice, then weekly reminders to the owner once it has passed."""
+        today = self.today
+        if today < previous_working_day(deadline):
+            return
+        self.add(ReminderKind.DEADLINE, f"deadline:{deadline.isoformat()}", None)
+        weekly = latest_weekly_day(today, self.policy.weekly_on)
+        if today > deadline and weekly is not None and weekly > deadline:
+            self.add(
+                ReminderKind.DEADLINE_OVERDUE,
+                f"overdue:deadline:{deadline.isoformat()}:w{weekly.isoformat()}",
+                None,
+            )
+
+    def add(self, kind: ReminderKind, reminder_id: str | None, stage: StageState | None) -> None:
+        item, policy = self.item, self.policy
+        if reminder_id is None or reminder_id in item.sent_ids or reminder_id in self.found:
+            return
+        people: Iterable[str]
+        if kind in (ReminderKind.STAGE, ReminderKind.STAGE_OVERDUE):
+            people = (stage.assignee if stage else "",)
+        elif kind is ReminderKind.DEADLINE:
+            people = (item.owner, policy.pcc, policy.manager)
+        elif kind is ReminderKind.DEADLINE_OVERDUE:
+            people = (item.owner,)
+        else:  # escalations and summary rows
+            people = (policy.manager,)
+        if stage is None:
+            assert item.deadline is not None  # deadline rows come only with a deadline
+            what, due, stage_key, assignee = DEADLINE_WHAT, item.deadline, "", item.owner
+        else:
+            assert stage.due is not None
+            what = TRIAGE_WHAT if stage.role == TRIAGE_ROLE else stage.title
+            due, stage_key, assignee = stage.due, stage.key, stage.assignee
+        self.found[reminder_id] = Reminder(
+            reminder_id=reminder_id,
+            kind=kind,
+            item_key=item.key,
+            marker=item.marker,
+            title=item.title,
+            stage_key=stage_key,
+            what=what,
+            due=due,
+            days=(due - self.today).days,
+            recipients=_recipients(people),
+            links=item.links,
+            assignee=assignee.strip().lower(),
+            owner=item.owner.strip().lower(),
+            deadline=None if item.undecided else item.deadline,
+        )
+
+
+def _latest(points: Sequence[tuple[date, str]], today: date) -> str | None:
+    """Id of the latest point dated on or before ``today`` (the first listed on a tie)."""
+    passed = [(day, -n, rid) for n, (day, rid) in enumerate(points) if day <= today]
+    return max(passed)[2] if passed else None
 
 
 def _recipients(people: Iterable[str]) -> tuple[str, ...]:

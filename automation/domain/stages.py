@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Literal, get_args
 
-from automation.domain.deadlines import next_working_day, previous_working_day
+from automation.domain.deadlines import is_working_day, next_working_day, previous_working_day
 
 StageRole = Literal["chief_constable_comments", "draft", "approval", "publish", ""]
 """What a stage means to the workflow ("" for a plain task); settings validate against it."""
@@ -108,6 +108,11 @@ class PlannedStage:
     due: date
 
 
+LATE_LEAD_WORKING_DAYS = 2
+"""A stage already past when its report is filed is due at the earliest this many working
+days after the filing day, so nothing is overdue the morning after intake."""
+
+
 def plan_stages(
     published_on: date,
     deadline: date,
@@ -119,20 +124,82 @@ def plan_stages(
 
     A stage is due on its anchor date plus its offset, moved back to a working day. It is
     never before the publication date nor after the deadline. When ``today`` is given (a
-    publication filed late, e.g. by backfill) a due date already past is moved to the next
-    working day from ``today``, still never after the deadline.
+    publication filed late, e.g. by backfill) the stages already past, or due within
+    `LATE_LEAD_WORKING_DAYS` working days, are rebased (see `_rebase_late`).
     """
     if deadline < published_on:
         raise ValueError(f"deadline {deadline} is before publication {published_on}")
-    planned: list[PlannedStage] = []
-    for spec in specs:
-        anchor = published_on if spec.anchor == Anchor.PUBLICATION else deadline
-        due = _clamp(anchor + timedelta(days=spec.offset_days), published_on, deadline)
-        if today is not None and due < today <= deadline:
-            catch_up = next_working_day(today)
-            due = catch_up if catch_up <= deadline else today
-        planned.append(PlannedStage(spec=spec, due=due))
-    return planned
+    dues = [
+        _clamp(
+            (published_on if spec.anchor == Anchor.PUBLICATION else deadline)
+            + timedelta(days=spec.offset_days),
+            published_on,
+            deadline,
+        )
+        for spec in specs
+    ]
+    if today is not None and today <= deadline:
+        dues = _rebase_late(dues, today=today, deadline=deadline)
+    return [PlannedStage(spec=spec, due=due) for spec, due in zip(specs, dues, strict=True)]
+
+
+def _rebase_late(dues: list[date], *, today: date, deadline: date) -> list[date]:
+    """Stages due too soon after filing, spread in order over the working days still left.
+
+    The late stages (due before the earliest sensible day, `LATE_LEAD_WORKING_DAYS` after
+    ``today``) keep their order and are spread evenly from that day up to the first
+    stage after them that is not late (or the last working day of the period), so a
+    report filed a week before its deadline gets one stage a day or so, not four on the
+    morning after intake. With fewer working days left than late stages the lead shrinks
+    (down to the filing day itself); a due date never passes the deadline.
+    """
+    last = previous_working_day(deadline)
+    if last < today:
+        last = deadline  # no working day left in the period: the deadline day itself
+    earliest = min(shift_working_days(today, LATE_LEAD_WORKING_DAYS), last)
+    late = [i for i, due in enumerate(dues) if due < earliest]
+    if not late:
+        return dues
+    following = [due for i, due in enumerate(dues) if i > late[-1] and i not in late]
+    limit = min([*following, last])
+
+    def start(lead: int) -> date:
+        return min(shift_working_days(today, lead) if lead else next_working_day(today), limit)
+
+    # Little time left: start sooner, so that each late stage can have a day of its own.
+    lead = LATE_LEAD_WORKING_DAYS
+    while lead > 0 and len(working_days(start(lead), limit)) < len(late):
+        lead -= 1
+    window = working_days(start(lead), limit) or [limit]
+    rebased = list(dues)
+    for n, index in enumerate(late):
+        rebased[index] = window[n * len(window) // len(late)]
+    return rebased
+
+
+def working_days(first: date, last: date) -> list[date]:
+    """The working days from ``first`` to ``last`` inclusive (England and Wales)."""
+    found = []
+    day = first
+    while day <= last:
+        if is_working_day(day):
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+def shift_working_days(day: date, count: int) -> date:
+    """The ``count``-th working day after ``day`` (before it when ``count`` is negative).
+
+    ``count`` 0 gives ``day`` itself, working day or not.
+    """
+    step = timedelta(days=1 if count > 0 else -1)
+    left = abs(count)
+    while left:
+        day += step
+        if is_working_day(day):
+            left -= 1
+    return day
 
 
 def _clamp(wanted: date, first: date, last: date) -> date:

@@ -33,7 +33,6 @@ from automation.domain.calendar import at_london, long_date
 from automation.domain.deadlines import (
     DeadlineRule,
     deadline_rule_label,
-    previous_working_day,
     response_deadline,
 )
 from automation.domain.publications import (
@@ -663,10 +662,10 @@ class Intake:
         """A triage task for a publication a person must decide on."""
         if record.published_on is None or record.deadline is None:
             raise ItemError(record.key, "PublishedOn/ResponseDeadline", "missing or not a date")
-        due = min(previous_working_day(record.published_on + dt.timedelta(days=7)), record.deadline)
-        due = max(due, record.published_on)
-        spec = TRIAGE_STAGE
-        planned = [PlannedStage(spec=spec, due=due)]
+        # Due a week after publication; filed late, rebased like the stages of a response.
+        planned = plan_stages(
+            record.published_on, record.deadline, [TRIAGE_STAGE], today=self.today
+        )
         tasks = self.ensure_tasks(record, planned, fresh=fresh)
         details = self.detail_requests(record, planned, tasks, draft_url="")
         final: dict[str, Any] = {

@@ -1,4 +1,7 @@
-"""Reminders: one digest email per person per day, each reminder sent at most once.
+"""Reminders: at most one digest email per person per working day, each reminder once.
+
+What is due when is the domain's policy (:mod:`automation.domain.reminders`); this job
+reads the tracker and the plan, sends the digests and records them.
 
 Recipients come only from settings (response owner, stage assignees, manager): nothing in
 the feed, the tracker or Planner can add an address. What was sent is recorded on each
@@ -10,7 +13,10 @@ recording sends nothing twice, and a second digest the same day (a reminder that
 after the first) is a new message carrying only what the first did not. Before the send,
 each carried reminder is recorded as pending under ``"pending"`` (``"<id>|<recipient>"`` ->
 key and stamp); a send whose outcome is unknown stays pending until the mailbox search finds
-it or ``mail.confirm_minutes`` have passed (:mod:`automation.jobs.confirm`).
+it or ``mail.confirm_minutes`` have passed (:mod:`automation.jobs.confirm`). The day of
+each person's digest is recorded too (``"days"``: recipient -> ISO date), so a second pass
+on the same day sends that person nothing new: what fell due after the digest waits for
+the next working day.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from automation.domain.calendar import london_date, long_date
+from automation.domain.calendar import london_date, long_date, parse_stamp
 from automation.domain.record import TrackerRecord
 from automation.domain.reminders import (
+    TRIAGE_ROLE,
     Digest,
     Reminder,
     ReminderItem,
+    ReminderKind,
     ReminderPolicy,
     StageState,
     digests,
@@ -36,6 +44,7 @@ from automation.domain.reminders import (
 from automation.domain.workflow import REMINDERS_STOP, is_declined, status_in
 from automation.errors import AutomationError
 from automation.jobs.confirm import PENDING, Step, next_step, pending_entry, send_recorded
+from automation.jobs.intake import TRIAGE_STAGE
 from automation.jobs.lease import claim
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
@@ -44,6 +53,8 @@ from automation.mailrender import MailRenderer
 log = logging.getLogger(__name__)
 
 SENT_KEEP = 400
+DAYS = "days"
+"""The key, in ``S55Reminders``, of the day each recipient last got a digest about the item."""
 
 
 def allowed_addresses(app: Services) -> set[str]:
@@ -98,15 +109,18 @@ class Reminders:
         self.today = today
         self.allowed = allowed_addresses(app)
         self.claimed: set[str] = set()
+        self.held: dict[str, str] = {}  # item key -> the lease this pass holds on it
+        self._names: dict[str, str] = {}
 
     def policy(self) -> ReminderPolicy:
-        """Offsets and manager from settings."""
+        """The reminder policy from settings."""
         config = self.settings.reminders
         return ReminderPolicy(
-            stage_offsets=tuple(config.stage_offsets),
-            deadline_offsets=tuple(config.deadline_offsets),
-            overdue_every_days=config.overdue_every_days,
+            notice_working_days=config.notice_working_days,
+            weekly_on=config.weekday,
             manager=self.settings.people.manager.casefold(),
+            pcc=self.settings.people.pcc.casefold(),
+            weekly_summary=config.weekly_summary,
         )
 
     def _configured(self, address: str, fallback: str) -> str:
@@ -133,12 +147,18 @@ class Reminders:
         out, by_key = [], {}
         for record in records:
             stages = []
-            for stage in self.settings.stages:
-                entry = record.tasks.get(stage.key)
+            kinds: list[tuple[str, str, str, str]] = [
+                (stage.key, stage.title, stage.role, self.settings.stage_assignee(stage))
+                for stage in self.settings.stages
+            ]
+            # An undecided item has only its triage task ("Decide whether to respond").
+            kinds.append((TRIAGE_STAGE.key, TRIAGE_STAGE.title, TRIAGE_ROLE, record.response_owner))
+            for key, title, role, configured in kinds:
+                entry = record.tasks.get(key)
                 task = tasks.get(str(entry.get("id"))) if isinstance(entry, dict) else None
                 if task is None:
                     continue
-                configured = self.settings.stage_assignee(stage)
+                configured = self._configured(configured, self.settings.people.response_owner)
                 assignee = configured
                 for user_id in task.get("assignments") or {}:
                     user = self.app.users.get(str(user_id))
@@ -147,11 +167,12 @@ class Reminders:
                         break
                 stages.append(
                     StageState(
-                        key=stage.key,
-                        title=stage.title,
+                        key=key,
+                        title=title,
                         assignee=assignee.casefold(),
                         due=london_date(task.get("dueDateTime")),
                         completed=int(task.get("percentComplete") or 0) >= 100,
+                        role=role,
                     )
                 )
             sent = sent_entries(record)
@@ -200,11 +221,64 @@ class Reminders:
             )
             if left:
                 pending.append(_with_recipients(reminder, left))
+        had = self.digested_today(records)
         for digest in digests(pending, today=self.today):
+            if digest.recipient in had:
+                # At most one digest a day: the rest waits for the next working day.
+                log.info("%s already had today's digest", digest.recipient)
+                continue
+            started = self.started_today(digest, records)
+            if started:
+                # A send begun today (outcome unknown): finish that digest, add nothing.
+                digest = replace(digest, reminders=started)
             try:
                 self.send_digest(digest, records, due)
             except AutomationError as exc:
                 self.report.failure(f"reminders:{digest.recipient}", str(exc))
+        self.release(records)
+
+    def release(self, records: dict[str, TrackerRecord]) -> None:
+        """Give back the leases this pass took and did not clear while recording.
+
+        A digest left for a later pass (its send is being confirmed, or it failed) must not
+        keep its items from the next pass's work, such as circulating one just approved.
+        """
+        held = [
+            records[key] for key, value in sorted(self.held.items()) if records[key].lease == value
+        ]
+        if not held:
+            return
+        try:
+            self.app.tracker.patch_many({record.item_id: {"S55Lease": ""} for record in held})
+        except AutomationError as exc:
+            log.warning("reminder leases not cleared (they expire): %s", exc)
+            return
+        for record in held:
+            record.lease = ""
+
+    def digested_today(self, records: dict[str, TrackerRecord]) -> set[str]:
+        """Recipients that the items record as having had today's digest."""
+        today = self.today.isoformat()
+        return {
+            recipient
+            for record in records.values()
+            for recipient, day in digest_days(record).items()
+            if day == today
+        }
+
+    def started_today(
+        self, digest: Digest, records: dict[str, TrackerRecord]
+    ) -> tuple[Reminder, ...]:
+        """The digest's reminders whose pending send (outcome unknown) began today."""
+        started = []
+        for reminder in digest.reminders:
+            entry = pending_sends(records[reminder.item_key]).get(
+                _entry(reminder, digest.recipient)
+            )
+            stamp = parse_stamp(entry.get("at")) if isinstance(entry, dict) else None
+            if stamp is not None and london_date(stamp) == self.today:
+                started.append(reminder)
+        return tuple(started)
 
     def send_digest(
         self, digest: Digest, records: dict[str, TrackerRecord], due: Iterable[Reminder]
@@ -228,6 +302,7 @@ class Reminders:
                     log.info("digest for %s left to another instance", digest.recipient)
                     return
                 self.claimed.add(item_key)
+                self.held[item_key] = records[item_key].lease
         full = {r.reminder_id + "\x00" + r.item_key: r.recipients for r in due}
         now = dt.datetime.now(dt.UTC)
         carried, searched = self._settle(digest, records, full, now=now)
@@ -240,7 +315,8 @@ class Reminders:
         step = Step.SEND if key in searched else next_step(mail, key, None, now=now, minutes=0)
         if step == Step.SEND:
             rendered = MailRenderer(self.settings.templates_dir / "email").render(
-                "reminder_digest", self.context(digest)
+                "reminder_summary" if digest.weekly_summary else "reminder_digest",
+                self.context(digest),
             )
             accepted = send_recorded(
                 mark=lambda: self._set_pending(digest, records, pending_entry(key, now)),
@@ -343,6 +419,10 @@ class Reminders:
             pending = pending_sends(record)
             pending.pop(_entry(reminder, digest.recipient), None)
             _store_pending(record, pending)
+            record.reminders[DAYS] = {
+                **digest_days(record),
+                digest.recipient: digest.day.isoformat(),
+            }
             changed[record.item_id] = record
         self.app.tracker.patch_many(
             {
@@ -350,29 +430,79 @@ class Reminders:
                 for item_id, record in changed.items()
             }
         )
+        for record in changed.values():
+            record.lease = ""
 
     def context(self, digest: Digest) -> dict[str, Any]:
-        """Values for the digest template."""
-        user = self.app.users.get(digest.recipient)
-        items = []
-        for reminder in digest.reminders:
-            items.append(
+        """Values for the digest (or weekly summary) template: rows grouped per report."""
+        summary = [r for r in digest.reminders if r.kind is ReminderKind.SUMMARY]
+        other = [r for r in digest.reminders if r.kind is not ReminderKind.SUMMARY]
+        return {
+            "recipient_name": self.name_of(digest.recipient),
+            "manager": digest.recipient == self.settings.people.manager.casefold(),
+            "today": long_date(digest.day),
+            "reports": self.reports(summary if digest.weekly_summary else other),
+            "attention": self.reports(other if digest.weekly_summary else []),
+            "items": [
                 {
-                    "title": reminder.title,
-                    "kind": str(reminder.kind),
-                    "what": reminder.what,
-                    "due": long_date(reminder.due),
-                    "days": reminder.days,
-                    "overdue": reminder.days < 0,
-                    "tracker_url": reminder.links.get("tracker", ""),
-                    "draft_url": reminder.links.get("draft", ""),
-                    "report_url": reminder.links.get("report", ""),
+                    "title": r.title,
+                    "kind": str(r.kind),
+                    "what": r.what,
+                    "due": long_date(r.due),
+                    "days": r.days,
+                    "overdue": r.days < 0,
+                    "tracker_url": r.links.get("tracker", ""),
+                    "draft_url": r.links.get("draft", ""),
+                    "report_url": r.links.get("report", ""),
+                }
+                for r in digest.reminders
+            ],
+        }
+
+    def reports(self, reminders: Iterable[Reminder]) -> list[dict[str, Any]]:
+        """One entry per report (in the order of its first row) with its rows."""
+        grouped: dict[str, dict[str, Any]] = {}
+        for r in reminders:
+            report = grouped.get(r.item_key)
+            if report is None:
+                report = grouped[r.item_key] = {
+                    "marker": r.marker,
+                    "title": r.title,
+                    "owner": self.name_of(r.owner),
+                    "deadline": long_date(r.deadline) if r.deadline else "",
+                    "overdue": False,
+                    "tracker_url": r.links.get("tracker", ""),
+                    "draft_url": r.links.get("draft", ""),
+                    "report_url": r.links.get("report", ""),
+                    "rows": [],
+                }
+            report["overdue"] = report["overdue"] or r.days < 0
+            report["rows"].append(
+                {
+                    "kind": str(r.kind),
+                    "what": r.what,
+                    "who": self.name_of(r.assignee or r.owner),
+                    "due": long_date(r.due),
+                    "days": r.days,
+                    "overdue": r.days < 0,
                 }
             )
-        return {
-            "recipient_name": user.display_name if user else digest.recipient,
-            "items": items,
-        }
+        return list(grouped.values())
+
+    def name_of(self, address: str) -> str:
+        """A person's display name (their address when the directory does not say)."""
+        if not address:
+            return "nobody assigned"
+        if address not in self._names:
+            user = self.app.users.get(address)
+            self._names[address] = user.display_name if user and user.display_name else address
+        return self._names[address]
+
+
+def digest_days(record: TrackerRecord) -> dict[str, str]:
+    """Recipient -> the day (ISO) of the last digest that carried something of this item."""
+    days = record.reminders.get(DAYS)
+    return {str(k): str(v) for k, v in days.items()} if isinstance(days, dict) else {}
 
 
 def _store_pending(record: TrackerRecord, pending: dict[str, Any]) -> None:

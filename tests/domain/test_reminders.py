@@ -1,4 +1,12 @@
-"""Reminder schedules: which reminders are due on a day, catch-up, and digests."""
+"""The reminder policy: which reminders are due on a day, catch-up, and digests.
+
+The expected rows are worked out by hand from the policy (README, "Reminders") for the seed
+(published Thursday 20 July 2023, statutory deadline Wednesday 13 September) with the
+default stages and nothing completed: the Chief Constable stage due Thu 27 Jul, the draft
+Wed 23 Aug, approval Fri 1 Sep and publication Tue 12 Sep; a reminder 3 working days before
+and on the due day, the first working day after it (plus the manager's escalation, once),
+then Mondays; Monday 28 August is the Summer bank holiday, so that week's day is Tuesday.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from automation.domain.deadlines import is_working_day
 from automation.domain.reminders import (
     DEADLINE_WHAT,
+    TRIAGE_WHAT,
     Digest,
     Reminder,
     ReminderItem,
@@ -19,50 +29,58 @@ from automation.domain.reminders import (
     StageState,
     digests,
     due_reminders,
+    latest_weekly_day,
+    weekly_day,
 )
 
 PUBLISHED = date(2023, 7, 20)
 DEADLINE = date(2023, 9, 13)
 MANAGER = "m@x"
-POLICY = ReminderPolicy(manager=MANAGER)
+PCC = "pcc@x"
+POLICY = ReminderPolicy(manager=MANAGER, pcc=PCC, weekly_summary=False)
+WITH_SUMMARY = ReminderPolicy(manager=MANAGER, pcc=PCC)
 
 A = ("a@x",)
-AM = ("a@x", "m@x")
+M = ("m@x",)
 P = ("pcc@x",)
-PM = ("pcc@x", "m@x")
-W = ("web@x",)
-WM = ("web@x", "m@x")
+APM = ("a@x", "pcc@x", "m@x")
 
 
-def stages(*, draft_completed: bool = False) -> tuple[StageState, ...]:
+def stages(
+    *, cc_done: bool = False, draft_done: bool = False, approval_done: bool = False
+) -> tuple[StageState, ...]:
     return (
         StageState(
             key="cc_comments",
             title="Invite the Chief Constable's comments",
             assignee="a@x",
             due=date(2023, 7, 27),
-            completed=False,
+            completed=cc_done,
+            role="chief_constable_comments",
         ),
         StageState(
             key="draft",
             title="Draft the response",
             assignee="a@x",
             due=date(2023, 8, 23),
-            completed=draft_completed,
+            completed=draft_done,
+            role="draft",
         ),
         StageState(
             key="approval",
             title="PCC approval",
             assignee="pcc@x",
             due=date(2023, 9, 1),
-            completed=False,
+            completed=approval_done,
+            role="approval",
         ),
         StageState(
             key="publish",
             title="Publish the response",
-            assignee="web@x",
+            assignee="a@x",
             due=date(2023, 9, 12),
             completed=False,
+            role="publish",
         ),
     )
 
@@ -76,6 +94,7 @@ def make_item(
     owner: str = "a@x",
     key: str = "pub-1",
     marker: str = "S55-1",
+    response_required: str = "Yes",
 ) -> ReminderItem:
     return ReminderItem(
         key=key,
@@ -87,6 +106,7 @@ def make_item(
         stages=stages() if stage_states is None else stage_states,
         sent_ids=frozenset(sent),
         links={"tracker": "https://example.test/item/1"},
+        response_required=response_required,
     )
 
 
@@ -116,267 +136,277 @@ def every_day(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-# Worked out by hand from the rules: stage reminders 7, 3, 1, 0 days before each due date to
-# the assignee; deadline reminders 14, 7, 3, 1 days before 13 Sep to owner and manager;
-# overdue notices on due+1, +4, +7, ... to the assignee (or owner) and the manager.
+CC = "stage:cc_comments:2023-07-27"
+DRAFT = "stage:draft:2023-08-23"
 FULL_RUN: list[Row] = [
-    ("2023-07-20", "stage:cc_comments:2023-07-27:-7", A),
-    ("2023-07-24", "stage:cc_comments:2023-07-27:-3", A),
-    ("2023-07-26", "stage:cc_comments:2023-07-27:-1", A),
-    ("2023-07-27", "stage:cc_comments:2023-07-27:+0", A),
-    ("2023-07-28", "overdue:stage:cc_comments:2023-07-27:+1", AM),
-    ("2023-07-31", "overdue:stage:cc_comments:2023-07-27:+4", AM),
-    ("2023-08-03", "overdue:stage:cc_comments:2023-07-27:+7", AM),
-    ("2023-08-06", "overdue:stage:cc_comments:2023-07-27:+10", AM),
-    ("2023-08-09", "overdue:stage:cc_comments:2023-07-27:+13", AM),
-    ("2023-08-12", "overdue:stage:cc_comments:2023-07-27:+16", AM),
-    ("2023-08-15", "overdue:stage:cc_comments:2023-07-27:+19", AM),
-    ("2023-08-16", "stage:draft:2023-08-23:-7", A),
-    ("2023-08-18", "overdue:stage:cc_comments:2023-07-27:+22", AM),
-    ("2023-08-20", "stage:draft:2023-08-23:-3", A),
-    ("2023-08-21", "overdue:stage:cc_comments:2023-07-27:+25", AM),
-    ("2023-08-22", "stage:draft:2023-08-23:-1", A),
-    ("2023-08-23", "stage:draft:2023-08-23:+0", A),
-    ("2023-08-24", "overdue:stage:cc_comments:2023-07-27:+28", AM),
-    ("2023-08-24", "overdue:stage:draft:2023-08-23:+1", AM),
-    ("2023-08-25", "stage:approval:2023-09-01:-7", P),
-    ("2023-08-27", "overdue:stage:cc_comments:2023-07-27:+31", AM),
-    ("2023-08-27", "overdue:stage:draft:2023-08-23:+4", AM),
-    ("2023-08-29", "stage:approval:2023-09-01:-3", P),
-    ("2023-08-30", "overdue:stage:cc_comments:2023-07-27:+34", AM),
-    ("2023-08-30", "overdue:stage:draft:2023-08-23:+7", AM),
-    ("2023-08-30", "deadline:2023-09-13:-14", AM),
-    ("2023-08-31", "stage:approval:2023-09-01:-1", P),
-    ("2023-09-01", "stage:approval:2023-09-01:+0", P),
-    ("2023-09-02", "overdue:stage:cc_comments:2023-07-27:+37", AM),
-    ("2023-09-02", "overdue:stage:draft:2023-08-23:+10", AM),
-    ("2023-09-02", "overdue:stage:approval:2023-09-01:+1", PM),
-    ("2023-09-05", "overdue:stage:cc_comments:2023-07-27:+40", AM),
-    ("2023-09-05", "overdue:stage:draft:2023-08-23:+13", AM),
-    ("2023-09-05", "overdue:stage:approval:2023-09-01:+4", PM),
-    ("2023-09-05", "stage:publish:2023-09-12:-7", W),
-    ("2023-09-06", "deadline:2023-09-13:-7", AM),
-    ("2023-09-08", "overdue:stage:cc_comments:2023-07-27:+43", AM),
-    ("2023-09-08", "overdue:stage:draft:2023-08-23:+16", AM),
-    ("2023-09-08", "overdue:stage:approval:2023-09-01:+7", PM),
-    ("2023-09-09", "stage:publish:2023-09-12:-3", W),
-    ("2023-09-10", "deadline:2023-09-13:-3", AM),
-    ("2023-09-11", "overdue:stage:cc_comments:2023-07-27:+46", AM),
-    ("2023-09-11", "overdue:stage:draft:2023-08-23:+19", AM),
-    ("2023-09-11", "overdue:stage:approval:2023-09-01:+10", PM),
-    ("2023-09-11", "stage:publish:2023-09-12:-1", W),
-    ("2023-09-12", "stage:publish:2023-09-12:+0", W),
-    ("2023-09-12", "deadline:2023-09-13:-1", AM),
-    ("2023-09-13", "overdue:stage:publish:2023-09-12:+1", WM),
-    ("2023-09-14", "overdue:stage:cc_comments:2023-07-27:+49", AM),
-    ("2023-09-14", "overdue:stage:draft:2023-08-23:+22", AM),
-    ("2023-09-14", "overdue:stage:approval:2023-09-01:+13", PM),
-    ("2023-09-14", "overdue:deadline:2023-09-13:+1", AM),
-    ("2023-09-16", "overdue:stage:publish:2023-09-12:+4", WM),
-    ("2023-09-17", "overdue:stage:cc_comments:2023-07-27:+52", AM),
-    ("2023-09-17", "overdue:stage:draft:2023-08-23:+25", AM),
-    ("2023-09-17", "overdue:stage:approval:2023-09-01:+16", PM),
-    ("2023-09-17", "overdue:deadline:2023-09-13:+4", AM),
-    ("2023-09-19", "overdue:stage:publish:2023-09-12:+7", WM),
-    ("2023-09-20", "overdue:stage:cc_comments:2023-07-27:+55", AM),
-    ("2023-09-20", "overdue:stage:draft:2023-08-23:+28", AM),
-    ("2023-09-20", "overdue:stage:approval:2023-09-01:+19", PM),
-    ("2023-09-20", "overdue:deadline:2023-09-13:+7", AM),
-    ("2023-09-22", "overdue:stage:publish:2023-09-12:+10", WM),
-    ("2023-09-23", "overdue:stage:cc_comments:2023-07-27:+58", AM),
-    ("2023-09-23", "overdue:stage:draft:2023-08-23:+31", AM),
-    ("2023-09-23", "overdue:stage:approval:2023-09-01:+22", PM),
-    ("2023-09-23", "overdue:deadline:2023-09-13:+10", AM),
-]
-
-# The draft stage is completed on 20 Aug (before that day's run): these rows of FULL_RUN go.
-DRAFT_ROWS_FROM_20_AUG: list[Row] = [
-    ("2023-08-20", "stage:draft:2023-08-23:-3", A),
-    ("2023-08-22", "stage:draft:2023-08-23:-1", A),
-    ("2023-08-23", "stage:draft:2023-08-23:+0", A),
-    ("2023-08-24", "overdue:stage:draft:2023-08-23:+1", AM),
-    ("2023-08-27", "overdue:stage:draft:2023-08-23:+4", AM),
-    ("2023-08-30", "overdue:stage:draft:2023-08-23:+7", AM),
-    ("2023-09-02", "overdue:stage:draft:2023-08-23:+10", AM),
-    ("2023-09-05", "overdue:stage:draft:2023-08-23:+13", AM),
-    ("2023-09-08", "overdue:stage:draft:2023-08-23:+16", AM),
-    ("2023-09-11", "overdue:stage:draft:2023-08-23:+19", AM),
-    ("2023-09-14", "overdue:stage:draft:2023-08-23:+22", AM),
-    ("2023-09-17", "overdue:stage:draft:2023-08-23:+25", AM),
-    ("2023-09-20", "overdue:stage:draft:2023-08-23:+28", AM),
-    ("2023-09-23", "overdue:stage:draft:2023-08-23:+31", AM),
+    ("2023-07-24", f"{CC}:-3", A),  # Mon: 3 working days before Thu 27 Jul
+    ("2023-07-27", f"{CC}:+0", A),
+    ("2023-07-28", f"escalate:{CC}", M),  # the manager, once
+    ("2023-07-28", f"overdue:{CC}:+1", A),
+    ("2023-07-31", f"overdue:{CC}:w2023-07-31", A),  # then Mondays
+    ("2023-08-07", f"overdue:{CC}:w2023-08-07", A),
+    ("2023-08-14", f"overdue:{CC}:w2023-08-14", A),
+    ("2023-08-18", f"{DRAFT}:-3", A),  # Fri: 3 working days before Wed 23 Aug
+    ("2023-08-21", f"overdue:{CC}:w2023-08-21", A),
+    ("2023-08-23", f"{DRAFT}:+0", A),
+    ("2023-08-24", f"escalate:{DRAFT}", M),
+    ("2023-08-24", f"overdue:{DRAFT}:+1", A),
+    ("2023-08-29", f"overdue:{CC}:w2023-08-29", A),  # Tuesday: 28 Aug is a bank holiday
+    ("2023-08-29", f"overdue:{DRAFT}:w2023-08-29", A),
+    ("2023-09-04", f"overdue:{CC}:w2023-09-04", A),
+    ("2023-09-04", f"overdue:{DRAFT}:w2023-09-04", A),
+    ("2023-09-11", f"overdue:{CC}:w2023-09-11", A),
+    ("2023-09-11", f"overdue:{DRAFT}:w2023-09-11", A),
+    # Approval and publication never start: the draft is never completed.
+    ("2023-09-13", "deadline:2023-09-13", APM),  # owner, PCC and manager, once
+    # After the deadline one weekly line to the owner; the stage rows stop.
+    ("2023-09-18", "overdue:deadline:2023-09-13:w2023-09-18", A),
+    ("2023-09-25", "overdue:deadline:2023-09-13:w2023-09-25", A),
 ]
 
 
-def test_every_day_of_the_period_and_ten_days_past_the_deadline() -> None:
+def test_every_day_from_publication_to_after_the_deadline() -> None:
     produced = simulate(
-        every_day(PUBLISHED, date(2023, 9, 23)),
-        lambda _day, sent: make_item(sent=sent),
+        every_day(PUBLISHED, date(2023, 9, 30)), lambda _day, sent: make_item(sent=sent)
     )
     assert rows(produced) == sorted(FULL_RUN)
+    assert all(is_working_day(day) for day, _ in produced)
 
 
-def test_completing_the_draft_stops_its_reminders() -> None:
-    completed_on = date(2023, 8, 20)
+def test_approval_starts_when_the_draft_is_complete() -> None:
+    # The draft is completed on Friday 25 August: the PCC is asked from then on.
+    done_on = date(2023, 8, 25)
     produced = simulate(
-        every_day(PUBLISHED, date(2023, 9, 23)),
-        lambda day, sent: make_item(
-            sent=sent, stage_states=stages(draft_completed=day >= completed_on)
-        ),
+        every_day(PUBLISHED, date(2023, 9, 30)),
+        lambda day, sent: make_item(sent=sent, stage_states=stages(draft_done=day >= done_on)),
     )
-    assert set(DRAFT_ROWS_FROM_20_AUG) <= set(FULL_RUN)
-    expected = [row for row in FULL_RUN if row not in DRAFT_ROWS_FROM_20_AUG]
-    assert rows(produced) == sorted(expected)
-    assert [row for row in rows(produced) if ":draft:" in row[1]] == [
-        ("2023-08-16", "stage:draft:2023-08-23:-7", A)
+    approval = [row for row in rows(produced) if ":approval:" in row[1]]
+    assert approval == [
+        # 3 working days before Fri 1 Sep (Monday 28 August is a bank holiday)
+        ("2023-08-29", "stage:approval:2023-09-01:-3", P),
+        ("2023-09-01", "stage:approval:2023-09-01:+0", P),
+        ("2023-09-04", "escalate:stage:approval:2023-09-01", M),
+        ("2023-09-04", "overdue:stage:approval:2023-09-01:+1", P),
+        ("2023-09-11", "overdue:stage:approval:2023-09-01:w2023-09-11", P),
+    ]
+    assert not [row for row in rows(produced) if ":publish:" in row[1]]
+    draft = [row for row in rows(produced) if ":draft:" in row[1]]
+    assert draft == [
+        ("2023-08-18", f"{DRAFT}:-3", A),
+        ("2023-08-23", f"{DRAFT}:+0", A),
+        ("2023-08-24", f"escalate:{DRAFT}", M),
+        ("2023-08-24", f"overdue:{DRAFT}:+1", A),
     ]
 
 
+def test_publication_starts_when_approval_is_complete() -> None:
+    item = make_item(stage_states=stages(draft_done=True, approval_done=True))
+    produced = due_reminders([item], today=date(2023, 9, 7), policy=POLICY)
+    assert [r.reminder_id for r in produced if r.stage_key == "publish"] == [
+        "stage:publish:2023-09-12:-3"
+    ]
+
+
+def test_no_reminders_on_weekends_or_bank_holidays() -> None:
+    for day in (date(2023, 8, 26), date(2023, 8, 27), date(2023, 8, 28), date(2023, 12, 25)):
+        assert due_reminders([make_item()], today=day, policy=WITH_SUMMARY) == []
+
+
 def test_reminder_fields() -> None:
-    today = date(2023, 8, 25)
-    produced = {r.reminder_id: r for r in due_reminders([make_item()], today=today, policy=POLICY)}
-    approval = produced["stage:approval:2023-09-01:-7"]
-    assert approval == Reminder(
-        reminder_id="stage:approval:2023-09-01:-7",
-        kind=ReminderKind.STAGE,
+    produced = {
+        r.reminder_id: r
+        for r in due_reminders([make_item()], today=date(2023, 8, 24), policy=POLICY)
+    }
+    overdue = produced[f"overdue:{DRAFT}:+1"]
+    assert overdue == Reminder(
+        reminder_id=f"overdue:{DRAFT}:+1",
+        kind=ReminderKind.STAGE_OVERDUE,
         item_key="pub-1",
         marker="S55-1",
         title="An inspection",
-        stage_key="approval",
-        what="PCC approval",
-        due=date(2023, 9, 1),
-        days=7,
-        recipients=P,
+        stage_key="draft",
+        what="Draft the response",
+        due=date(2023, 8, 23),
+        days=-1,
+        recipients=A,
+        assignee="a@x",
+        owner="a@x",
+        deadline=DEADLINE,
     )
-    assert dict(approval.links) == {"tracker": "https://example.test/item/1"}
-    draft_overdue = produced["overdue:stage:draft:2023-08-23:+1"]
-    assert draft_overdue.kind is ReminderKind.STAGE_OVERDUE
-    assert draft_overdue.days == -2  # counted from today, not from the point's date
-    assert draft_overdue.what == "Draft the response"
+    assert dict(overdue.links) == {"tracker": "https://example.test/item/1"}
+    assert produced[f"escalate:{DRAFT}"].kind is ReminderKind.ESCALATION
+    on_deadline = due_reminders([make_item()], today=DEADLINE, policy=POLICY)
+    (deadline,) = [r for r in on_deadline if r.kind is ReminderKind.DEADLINE]
+    assert (deadline.what, deadline.stage_key, deadline.days) == (DEADLINE_WHAT, "", 0)
 
-    deadline = due_reminders([make_item()], today=date(2023, 9, 6), policy=POLICY)
-    (deadline_reminder,) = [r for r in deadline if r.kind is ReminderKind.DEADLINE]
-    assert deadline_reminder.stage_key == ""
-    assert deadline_reminder.what == DEADLINE_WHAT
-    assert deadline_reminder.days == 7
-    late = due_reminders([make_item()], today=date(2023, 9, 14), policy=POLICY)
-    (deadline_overdue,) = [r for r in late if r.kind is ReminderKind.DEADLINE_OVERDUE]
-    assert deadline_overdue.days == -1
-    assert deadline_overdue.recipients == AM
+
+def test_deadline_on_a_weekend_is_told_on_the_friday_before() -> None:
+    sunday = date(2023, 9, 3)
+    item = make_item(stage_states=(), deadline=sunday)
+    assert due_reminders([item], today=date(2023, 8, 31), policy=POLICY) == []
+    (notice,) = due_reminders([item], today=date(2023, 9, 1), policy=POLICY)
+    assert (notice.reminder_id, notice.days) == ("deadline:2023-09-03", 2)
 
 
 def test_skipped_days_send_only_the_latest_missed_point_of_each_series() -> None:
-    runs = [date(2023, 8, 10), date(2023, 8, 25), date(2023, 8, 26), date(2023, 8, 29)]
+    runs = [date(2023, 8, 10), date(2023, 8, 25), date(2023, 8, 29)]
     produced = simulate(runs, lambda _day, sent: make_item(sent=sent))
     assert rows(produced) == sorted(
         [
-            # Down since publication: only the latest overdue notice of the first stage.
-            ("2023-08-10", "overdue:stage:cc_comments:2023-07-27:+13", AM),
-            # Down 11-24 Aug: the draft's reminders before its due date are superseded by
-            # its first overdue notice; cc_comments +16 .. +25 are superseded by +28.
-            ("2023-08-25", "overdue:stage:cc_comments:2023-07-27:+28", AM),
-            ("2023-08-25", "overdue:stage:draft:2023-08-23:+1", AM),
-            ("2023-08-25", "stage:approval:2023-09-01:-7", P),
-            # 26 Aug: nothing new; the skipped points do not come back.
-            ("2023-08-29", "overdue:stage:cc_comments:2023-07-27:+31", AM),
-            ("2023-08-29", "overdue:stage:draft:2023-08-23:+4", AM),
-            ("2023-08-29", "stage:approval:2023-09-01:-3", P),
+            # Down since publication: the latest overdue point, and the escalation (never
+            # superseded: the manager is told once, late rather than never).
+            ("2023-08-10", f"overdue:{CC}:w2023-08-07", A),
+            ("2023-08-10", f"escalate:{CC}", M),
+            # Down 11-24 Aug: the draft's reminders before its due date are superseded.
+            ("2023-08-25", f"overdue:{CC}:w2023-08-21", A),
+            ("2023-08-25", f"overdue:{DRAFT}:+1", A),
+            ("2023-08-25", f"escalate:{DRAFT}", M),
+            ("2023-08-29", f"overdue:{CC}:w2023-08-29", A),
+            ("2023-08-29", f"overdue:{DRAFT}:w2023-08-29", A),
         ]
     )
 
 
-def test_skipping_over_deadline_reminders() -> None:
-    runs = [date(2023, 9, 1), date(2023, 9, 11), date(2023, 9, 12)]
-    produced = simulate(runs, lambda _day, sent: make_item(sent=sent))
-    assert rows(produced) == sorted(
-        [
-            ("2023-09-01", "overdue:stage:cc_comments:2023-07-27:+34", AM),
-            ("2023-09-01", "overdue:stage:draft:2023-08-23:+7", AM),
-            ("2023-09-01", "stage:approval:2023-09-01:+0", P),
-            ("2023-09-01", "deadline:2023-09-13:-14", AM),
-            ("2023-09-11", "overdue:stage:cc_comments:2023-07-27:+46", AM),
-            ("2023-09-11", "overdue:stage:draft:2023-08-23:+19", AM),
-            ("2023-09-11", "overdue:stage:approval:2023-09-01:+10", PM),
-            ("2023-09-11", "stage:publish:2023-09-12:-1", W),
-            ("2023-09-11", "deadline:2023-09-13:-3", AM),  # -7 (6 Sep) skipped for good
-            ("2023-09-12", "stage:publish:2023-09-12:+0", W),
-            ("2023-09-12", "deadline:2023-09-13:-1", AM),
-        ]
+def test_down_over_the_deadline_still_tells_the_pcc_and_manager() -> None:
+    produced = simulate(
+        [date(2023, 9, 11), date(2023, 9, 19)], lambda _day, sent: make_item(sent=sent)
     )
+    on_19 = [row for row in rows(produced) if row[0] == "2023-09-19"]
+    assert on_19 == [
+        ("2023-09-19", "deadline:2023-09-13", APM),
+        ("2023-09-19", "overdue:deadline:2023-09-13:w2023-09-18", A),
+    ]
 
 
-def test_a_sent_id_suppresses_only_itself() -> None:
-    today = date(2023, 8, 24)
-    unsent = {r.reminder_id for r in due_reminders([make_item()], today=today, policy=POLICY)}
-    assert unsent == {
-        "overdue:stage:cc_comments:2023-07-27:+28",
-        "overdue:stage:draft:2023-08-23:+1",
-    }
-    item = make_item(sent={"overdue:stage:draft:2023-08-23:+1"})
-    left = [r.reminder_id for r in due_reminders([item], today=today, policy=POLICY)]
-    assert left == ["overdue:stage:cc_comments:2023-07-27:+28"]
+def test_undecided_item_is_reminded_to_decide_not_about_the_deadline() -> None:
+    triage = StageState(
+        key="triage",
+        title="Decide whether a response is needed",
+        assignee="a@x",
+        due=date(2023, 8, 10),
+        completed=False,
+        role="triage",
+    )
+    produced = simulate(
+        every_day(date(2023, 8, 1), date(2023, 9, 30)),
+        lambda _day, sent: make_item(
+            sent=sent,
+            status="Triage",
+            stage_states=(triage,),
+            deadline=date(2023, 9, 25),
+            response_required="To be decided",
+        ),
+    )
+    assert {r.what for _, r in produced} == {TRIAGE_WHAT}
+    assert {r.deadline for _, r in produced} == {None}
+    assert rows(produced)[:4] == [
+        ("2023-08-07", "stage:triage:2023-08-10:-3", A),
+        ("2023-08-10", "stage:triage:2023-08-10:+0", A),
+        ("2023-08-11", "escalate:stage:triage:2023-08-10", M),
+        ("2023-08-11", "overdue:stage:triage:2023-08-10:+1", A),
+    ]
+    assert not [row for row in rows(produced) if "deadline" in row[1]]
 
 
-def test_future_points_are_not_due() -> None:
-    item = make_item(stage_states=stages()[3:], deadline=None)  # publish, due 12 Sep
-    assert due_reminders([item], today=date(2023, 9, 4), policy=POLICY) == []
-    (first,) = due_reminders([item], today=date(2023, 9, 5), policy=POLICY)
-    assert first.reminder_id == "stage:publish:2023-09-12:-7"
+def test_weekly_summary_once_a_week_to_the_manager() -> None:
+    produced = simulate(
+        every_day(date(2023, 8, 14), date(2023, 9, 3)),
+        lambda _day, sent: make_item(sent=sent),
+        policy=WITH_SUMMARY,
+    )
+    summary = [
+        (d.isoformat(), r.reminder_id) for d, r in produced if r.kind is ReminderKind.SUMMARY
+    ]
+    assert summary == [
+        ("2023-08-14", f"summary:2023-08-14:{CC}"),
+        ("2023-08-14", f"summary:2023-08-14:{DRAFT}"),  # every stage that can be worked on
+        ("2023-08-21", f"summary:2023-08-21:{CC}"),
+        ("2023-08-21", f"summary:2023-08-21:{DRAFT}"),
+        ("2023-08-29", f"summary:2023-08-28:{CC}"),  # the bank holiday week: Tuesday
+        ("2023-08-29", f"summary:2023-08-28:{DRAFT}"),
+    ]
+    assert {r.recipients for _, r in produced if r.kind is ReminderKind.SUMMARY} == {M}
+
+
+def test_weekly_summary_catches_up_once_in_the_week() -> None:
+    # Down on Monday: the week's summary goes out on Wednesday, and not again that week.
+    produced = simulate(
+        [date(2023, 9, 6), date(2023, 9, 7)],
+        lambda _d, sent: make_item(sent=sent),
+        policy=WITH_SUMMARY,
+    )
+    summary = [
+        (d.isoformat(), r.reminder_id) for d, r in produced if r.kind is ReminderKind.SUMMARY
+    ]
+    assert summary == [
+        ("2023-09-06", f"summary:2023-09-04:{CC}"),
+        ("2023-09-06", f"summary:2023-09-04:{DRAFT}"),
+    ]
+    # A report filed on Thursday waits for next week's summary.
+    sent = frozenset(rid for _, rid in summary)
+    other = make_item(key="pub-2", marker="S55-2")
+    later = due_reminders(
+        [make_item(sent=sent), other], today=date(2023, 9, 7), policy=WITH_SUMMARY
+    )
+    assert not [r for r in later if r.kind is ReminderKind.SUMMARY]
+
+
+def test_after_the_deadline_the_summary_shows_the_deadline_line() -> None:
+    produced = due_reminders([make_item()], today=date(2023, 9, 18), policy=WITH_SUMMARY)
+    summary = [r for r in produced if r.kind is ReminderKind.SUMMARY]
+    assert [(r.reminder_id, r.what, r.days) for r in summary] == [
+        ("summary:2023-09-18:deadline:2023-09-13", DEADLINE_WHAT, -5)
+    ]
+
+
+def test_weekly_day_moves_off_bank_holidays_within_the_week() -> None:
+    assert weekly_day(date(2023, 8, 30), 0) == date(2023, 8, 29)
+    assert weekly_day(date(2023, 4, 5), 4) is None  # Good Friday 7 April: no Friday that week
+    assert weekly_day(date(2023, 4, 5), 0) == date(2023, 4, 3)
+    assert latest_weekly_day(date(2023, 8, 28), 0) == date(2023, 8, 21)
+    assert latest_weekly_day(date(2023, 8, 29), 0) == date(2023, 8, 29)
 
 
 @pytest.mark.parametrize(
     "status", ["Circulated", "Published", "Closed", "Not required", "not required", "CLOSED "]
 )
 def test_finished_statuses_get_no_reminders(status: str) -> None:
-    for day in every_day(PUBLISHED, date(2023, 9, 23)):
-        assert due_reminders([make_item(status=status)], today=day, policy=POLICY) == []
+    for day in every_day(PUBLISHED, date(2023, 9, 30)):
+        assert due_reminders([make_item(status=status)], today=day, policy=WITH_SUMMARY) == []
 
 
 @pytest.mark.parametrize("status", ["Triage", "Drafting", "PCC approval", "Approved", "On hold"])
 def test_open_statuses_still_get_reminders(status: str) -> None:
-    produced = due_reminders([make_item(status=status)], today=date(2023, 9, 14), policy=POLICY)
-    assert "overdue:deadline:2023-09-13:+1" in {r.reminder_id for r in produced}
+    produced = due_reminders([make_item(status=status)], today=DEADLINE, policy=POLICY)
+    assert "deadline:2023-09-13" in {r.reminder_id for r in produced}
 
 
-def test_circulating_stops_everything_from_that_day() -> None:
-    circulated_on = date(2023, 9, 10)
-    produced = simulate(
-        every_day(PUBLISHED, date(2023, 9, 23)),
-        lambda day, sent: make_item(
-            sent=sent, status="Circulated" if day >= circulated_on else "Approved"
-        ),
-    )
-    expected = [row for row in FULL_RUN if row[0] < "2023-09-10"]
-    assert rows(produced) == sorted(expected)
-
-
-def test_unknown_due_date_gives_no_stage_reminders_for_that_stage() -> None:
+def test_unknown_due_date_gives_no_reminders_for_that_stage() -> None:
     cc, draft, approval, publish = stages()
     no_due = StageState(
-        key=draft.key, title=draft.title, assignee=draft.assignee, due=None, completed=False
+        key=draft.key,
+        title=draft.title,
+        assignee=draft.assignee,
+        due=None,
+        completed=False,
+        role=draft.role,
     )
-    item = make_item(stage_states=(cc, no_due, approval, publish))
     produced = simulate(
-        every_day(PUBLISHED, date(2023, 9, 23)),
-        lambda _d, s: make_item(sent=s, stage_states=item.stages),
+        every_day(PUBLISHED, date(2023, 9, 30)),
+        lambda _d, s: make_item(sent=s, stage_states=(cc, no_due, approval, publish)),
     )
     assert rows(produced) == sorted(row for row in FULL_RUN if ":draft:" not in row[1])
 
 
 def test_unknown_deadline_gives_no_deadline_reminders() -> None:
     produced = simulate(
-        every_day(PUBLISHED, date(2023, 9, 23)),
+        every_day(PUBLISHED, date(2023, 9, 30)),
         lambda _day, sent: make_item(sent=sent, deadline=None),
     )
-    assert rows(produced) == sorted(row for row in FULL_RUN if "deadline:" not in row[1])
-
-
-def test_completed_stage_gets_no_overdue_notices() -> None:
-    cc, *_ = stages()
-    done = StageState(key=cc.key, title=cc.title, assignee=cc.assignee, due=cc.due, completed=True)
-    item = make_item(stage_states=(done,), deadline=None)
-    for day in every_day(PUBLISHED, date(2023, 9, 23)):
-        assert due_reminders([item], today=day, policy=POLICY) == []
+    got = rows(produced)
+    assert not [row for row in got if "deadline" in row[1]]
+    # Without a deadline the stage reminders carry on past 13 September.
+    assert ("2023-09-18", f"overdue:{CC}:w2023-09-18", A) in got
 
 
 def test_a_changed_due_date_starts_a_new_series() -> None:
@@ -384,11 +414,10 @@ def test_a_changed_due_date_starts_a_new_series() -> None:
     moved = StageState(
         key="draft", title=draft.title, assignee="a@x", due=date(2023, 8, 30), completed=False
     )
-    sent = {"stage:draft:2023-08-23:-7", "stage:draft:2023-08-23:-3"}
-    item = make_item(sent=sent, stage_states=(moved,), deadline=None)
-    (reminder,) = due_reminders([item], today=date(2023, 8, 24), policy=POLICY)
-    assert reminder.reminder_id == "stage:draft:2023-08-30:-7"
-    assert reminder.days == 6
+    item = make_item(sent={f"{DRAFT}:-3"}, stage_states=(moved,), deadline=None)
+    (reminder,) = due_reminders([item], today=date(2023, 8, 25), policy=POLICY)
+    assert reminder.reminder_id == "stage:draft:2023-08-30:-3"
+    assert reminder.days == 5
 
 
 def test_recipients_when_people_are_missing() -> None:
@@ -398,23 +427,21 @@ def test_recipients_when_people_are_missing() -> None:
     item = make_item(stage_states=(nobody,), owner="")
     on_day = due_reminders([item], today=date(2023, 8, 23), policy=POLICY)
     assert [(r.reminder_id, r.recipients) for r in on_day] == [("stage:draft:2023-08-23:+0", ())]
-    late = due_reminders([item], today=date(2023, 9, 14), policy=POLICY)
+    late = due_reminders([item], today=DEADLINE, policy=POLICY)
     assert {r.reminder_id: r.recipients for r in late} == {
-        "overdue:stage:draft:2023-08-23:+22": ("m@x",),
-        "overdue:deadline:2023-09-13:+1": ("m@x",),
+        "overdue:stage:draft:2023-08-23:w2023-09-11": (),
+        "escalate:stage:draft:2023-08-23": M,
+        "deadline:2023-09-13": ("pcc@x", "m@x"),
     }
-    no_manager = due_reminders([item], today=date(2023, 9, 14), policy=ReminderPolicy())
-    assert [r.recipients for r in no_manager] == [(), ()]
+    alone = due_reminders([item], today=DEADLINE, policy=ReminderPolicy())
+    assert [r.recipients for r in alone] == [(), (), ()]
 
 
 def test_recipients_are_lower_cased_and_deduplicated() -> None:
-    shouting = StageState(
-        key="draft", title="Draft", assignee=" A@X ", due=date(2023, 8, 23), completed=False
-    )
-    item = make_item(stage_states=(shouting,), owner="A@x")
-    policy = ReminderPolicy(manager="a@X")
-    produced = due_reminders([item], today=date(2023, 9, 14), policy=policy)
-    assert [r.recipients for r in produced] == [A, A]
+    item = make_item(stage_states=(), owner=" A@X ")
+    policy = ReminderPolicy(manager="a@X", pcc="A@x", weekly_summary=False)
+    (produced,) = due_reminders([item], today=DEADLINE, policy=policy)
+    assert produced.recipients == A
 
 
 def test_no_duplicate_ids_in_a_run() -> None:
@@ -426,42 +453,40 @@ def test_no_duplicate_ids_in_a_run() -> None:
         make_item(key="pub-3", marker="S55-3", stage_states=(draft, draft, publish)),
     ]
     for day in every_day(PUBLISHED, date(2023, 10, 17)):
-        produced = due_reminders(items, today=day, policy=POLICY)
+        produced = due_reminders(items, today=day, policy=WITH_SUMMARY)
         keys = [(r.item_key, r.reminder_id) for r in produced]
         assert len(keys) == len(set(keys)), day
     on_23_aug = due_reminders(items, today=date(2023, 8, 23), policy=POLICY)
     assert [(r.item_key, r.reminder_id) for r in on_23_aug if r.stage_key == "draft"] == [
-        ("pub-1", "stage:draft:2023-08-23:+0"),
-        ("pub-2", "stage:draft:2023-08-23:+0"),
-        ("pub-3", "stage:draft:2023-08-23:+0"),
+        ("pub-1", f"{DRAFT}:+0"),
+        ("pub-2", f"{DRAFT}:+0"),
+        ("pub-3", f"{DRAFT}:+0"),
     ]
 
 
 def test_reminders_are_sorted_by_due_then_marker() -> None:
     items = [make_item(key="pub-2", marker="S55-2"), make_item(key="pub-1", marker="S55-1")]
-    produced = due_reminders(items, today=date(2023, 9, 14), policy=POLICY)
+    produced = due_reminders(items, today=date(2023, 9, 4), policy=WITH_SUMMARY)
     order = [(r.due, r.marker) for r in produced]
     assert order == sorted(order)
     assert order[0] == (date(2023, 7, 27), "S55-1")
 
 
 def test_policy_rejects_bad_values() -> None:
-    with pytest.raises(ValueError, match="stage_offsets"):
-        ReminderPolicy(stage_offsets=(3, -1))
-    with pytest.raises(ValueError, match="deadline_offsets"):
-        ReminderPolicy(deadline_offsets=(-2,))
-    with pytest.raises(ValueError, match="overdue_every_days"):
-        ReminderPolicy(overdue_every_days=0)
+    with pytest.raises(ValueError, match="notice_working_days"):
+        ReminderPolicy(notice_working_days=-1)
+    with pytest.raises(ValueError, match="weekly_on"):
+        ReminderPolicy(weekly_on=5)
 
 
-def test_policy_offsets_in_any_order() -> None:
-    shuffled = ReminderPolicy(stage_offsets=(0, 7, 1, 3, 3), manager=MANAGER)
+def test_no_notice_before_the_day_when_set_to_zero() -> None:
     produced = simulate(
-        every_day(PUBLISHED, date(2023, 9, 23)),
+        every_day(PUBLISHED, date(2023, 8, 31)),
         lambda _day, sent: make_item(sent=sent),
-        policy=shuffled,
+        policy=ReminderPolicy(notice_working_days=0),
     )
-    assert rows(produced) == sorted(FULL_RUN)
+    assert not [row for row in rows(produced) if row[1].endswith(":-3")]
+    assert ("2023-07-27", f"{CC}:+0", A) in rows(produced)
 
 
 def reminder(
@@ -501,38 +526,33 @@ def test_digests_group_by_recipient_case_insensitively() -> None:
 
 
 def test_digests_from_a_real_day() -> None:
-    today = date(2023, 9, 11)
+    today = DEADLINE
     produced = due_reminders([make_item()], today=today, policy=POLICY)
     result = digests(produced, today=today)
     assert [(d.recipient, [r.reminder_id for r in d.reminders]) for d in result] == [
         (
             "a@x",
-            [
-                "overdue:stage:cc_comments:2023-07-27:+46",
-                "overdue:stage:draft:2023-08-23:+19",
-                "deadline:2023-09-13:-3",
-            ],
+            [f"overdue:{CC}:w2023-09-11", f"overdue:{DRAFT}:w2023-09-11", "deadline:2023-09-13"],
         ),
-        (
-            "m@x",
-            [
-                "overdue:stage:cc_comments:2023-07-27:+46",
-                "overdue:stage:draft:2023-08-23:+19",
-                "overdue:stage:approval:2023-09-01:+10",
-                "deadline:2023-09-13:-3",
-            ],
-        ),
-        ("pcc@x", ["overdue:stage:approval:2023-09-01:+10"]),
-        ("web@x", ["stage:publish:2023-09-12:-1"]),
+        ("m@x", [f"escalate:{CC}", f"escalate:{DRAFT}", "deadline:2023-09-13"]),
+        ("pcc@x", ["deadline:2023-09-13"]),
     ]
+    assert not any(d.weekly_summary for d in result)
     assert digests([], today=today) == []
 
 
-def point_of(reminder_id: str) -> tuple[date, date]:
-    """The (due date, point date) a reminder id names."""
-    _, due_text, delta = reminder_id.rsplit(":", 2)
-    due = date.fromisoformat(due_text)
-    return due, due + timedelta(days=int(delta))
+def point_of(reminder_id: str) -> tuple[date, date | None]:
+    """The (due date, point date) a stage reminder id names (None: not dated)."""
+    parts = reminder_id.split(":")
+    if parts[0] == "escalate":
+        return date.fromisoformat(parts[3]), None
+    if parts[0] == "overdue":
+        parts = parts[1:]
+    due = date.fromisoformat(parts[2])
+    mark = parts[3]
+    if mark.startswith("w"):
+        return due, date.fromisoformat(mark[1:])
+    return due, None
 
 
 WINDOW = 90
@@ -540,42 +560,43 @@ WINDOW = 90
 
 @given(
     run_offsets=st.sets(st.integers(min_value=0, max_value=WINDOW - 1), max_size=45),
-    stage_offsets=st.sets(st.integers(min_value=0, max_value=20), max_size=5),
-    deadline_offsets=st.sets(st.integers(min_value=0, max_value=30), max_size=5),
-    every=st.integers(min_value=1, max_value=10),
+    notice=st.integers(min_value=0, max_value=10),
+    weekly_on=st.integers(min_value=0, max_value=4),
     draft_done=st.none() | st.integers(min_value=0, max_value=WINDOW - 1),
 )
 def test_catch_up_never_repeats_and_never_sends_early(
-    run_offsets: set[int],
-    stage_offsets: set[int],
-    deadline_offsets: set[int],
-    every: int,
-    draft_done: int | None,
+    run_offsets: set[int], notice: int, weekly_on: int, draft_done: int | None
 ) -> None:
     policy = ReminderPolicy(
-        stage_offsets=tuple(stage_offsets),
-        deadline_offsets=tuple(deadline_offsets),
-        overdue_every_days=every,
-        manager=MANAGER,
+        notice_working_days=notice, weekly_on=weekly_on, manager=MANAGER, pcc=PCC
     )
     run_days = [PUBLISHED + timedelta(days=n) for n in sorted(run_offsets)]
     done_on = None if draft_done is None else PUBLISHED + timedelta(days=draft_done)
     produced = simulate(
         run_days,
         lambda day, sent: make_item(
-            sent=sent, stage_states=stages(draft_completed=done_on is not None and day >= done_on)
+            sent=sent, stage_states=stages(draft_done=done_on is not None and day >= done_on)
         ),
         policy=policy,
     )
     ids = [r.reminder_id for _, r in produced]
     assert len(ids) == len(set(ids))
-    previous = dict(zip(run_days[1:], run_days, strict=False))
+    people: dict[tuple[date, str], int] = {}
     for day, r in produced:
+        assert is_working_day(day)
+        for person in r.recipients:
+            people[(day, person)] = 1
+        if r.kind is ReminderKind.SUMMARY or r.stage_key == "":
+            continue
         due, point = point_of(r.reminder_id)
         assert due == r.due
-        assert point <= day
-        # Anything dated on or before the previous run was sent then or superseded then.
-        if day in previous:
-            assert point > previous[day]
+        if point is not None:
+            assert point <= day
+        if r.kind in (ReminderKind.STAGE_OVERDUE, ReminderKind.ESCALATION):
+            assert day > due
         if r.stage_key == "draft" and done_on is not None:
             assert day < done_on
+        if r.stage_key in ("approval", "publish"):
+            assert done_on is not None  # never before the draft is done
+            assert day >= done_on
+        assert day <= DEADLINE  # stage reminders stop at the deadline

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -98,11 +98,55 @@ def test_before_publication_on_a_weekend_takes_the_first_working_day() -> None:
     assert stage.due == date(2023, 7, 24)
 
 
-def test_late_filing_moves_past_due_stages_to_today() -> None:
+def test_late_filing_moves_past_due_stages_from_the_filing_day() -> None:
     # Filed on Saturday 5 August: the Chief Constable stage (27 July) is already past.
     cc, draft = plan_stages(SEED, SEED_DEADLINE, DEFAULT_STAGES[:2], today=date(2023, 8, 5))
-    assert cc.due == date(2023, 8, 7)  # next working day
+    assert cc.due == date(2023, 8, 8)  # the second working day after filing
     assert draft.due == date(2023, 8, 23)  # not yet due: unchanged
+
+
+def test_a_stage_due_on_the_filing_day_is_rebased_too() -> None:
+    # The morning after intake nothing may be overdue: a stage due on the filing day (or
+    # the next) is due two working days after it.
+    (triage,) = plan_stages(
+        date(2023, 8, 1), date(2023, 9, 25), [spec(Anchor.PUBLICATION, 7)], today=date(2023, 8, 8)
+    )
+    assert triage.due == date(2023, 8, 10)
+
+
+def test_late_stages_are_spread_over_the_working_days_left() -> None:
+    # Norfolk PEEL (deadline Thursday 7 September) filed on Wednesday 30 August: the
+    # Chief Constable, draft and approval stages are past; publication (6 Sep) is not.
+    deadline = date(2023, 9, 7)
+    planned = plan_stages(date(2023, 7, 14), deadline, DEFAULT_STAGES, today=date(2023, 8, 30))
+    assert [p.due for p in planned] == [
+        date(2023, 9, 1),
+        date(2023, 9, 4),
+        date(2023, 9, 5),
+        date(2023, 9, 6),
+    ]
+    # Filed two days before the deadline: fewer days than stages, so they start at once.
+    planned = plan_stages(date(2023, 7, 14), deadline, DEFAULT_STAGES, today=date(2023, 9, 5))
+    dues = [p.due for p in planned]
+    assert dues == sorted(dues)
+    assert dues[0] == date(2023, 9, 5)
+    assert dues[-1] == deadline
+
+
+@given(
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    st.integers(min_value=0, max_value=60),
+)
+def test_rebased_stages_stay_in_order_within_the_period(published: date, filed_after: int) -> None:
+    deadline = response_deadline(published, DeadlineRule.STATUTORY)
+    today = published + timedelta(days=filed_after)
+    planned = plan_stages(published, deadline, DEFAULT_STAGES, today=today)
+    dues = [p.due for p in planned]
+    assert dues == sorted(dues)
+    for due in dues:
+        assert published <= due <= deadline
+        if today <= deadline:
+            assert due >= today
 
 
 def test_deadline_before_publication_is_refused() -> None:

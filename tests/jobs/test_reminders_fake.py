@@ -11,9 +11,9 @@ from tests import feeds
 from tests.jobs import fakes
 
 PUBLISHED = dt.date(2023, 7, 20)  # the seed: statutory deadline 13 September 2023
-# From tests/test_reminders_e2e.py: on 2 September the owner and the manager hear about
-# overdue stages and the PCC about the approval due the day before.
-DAY = dt.date(2023, 9, 2)
+# The statutory deadline (Wednesday 13 September): the owner, the PCC and the manager are
+# each told once (README, "Reminders").
+DAY = dt.date(2023, 9, 13)
 PEOPLE = {fakes.POLICY.upn, fakes.MANAGER.upn, fakes.PCC.upn}
 
 

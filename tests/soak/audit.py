@@ -20,7 +20,7 @@ from typing import Any
 from automation.app import App
 from automation.domain.calendar import long_date
 from automation.domain.record import TrackerRecord
-from automation.domain.reminders import DEADLINE_WHAT
+from automation.domain.reminders import DEADLINE_WHAT, TRIAGE_WHAT
 from automation.domain.workflow import TERMINAL, Status, declined, status_in
 from automation.jobs.lease import HOST
 from automation.jobs.reminders import allowed_addresses
@@ -29,7 +29,8 @@ from automation.sandbox.server import Sandbox
 from tests.soak.year import Publication
 from tests.tenant_process import _files
 
-ROW = re.compile(r"<tr style=\"border-top.*?</tr>", re.S)
+REPORT = re.compile(r"<tbody>.*?</tbody>", re.S)  # one report: its header, then its rows
+ROW = re.compile(r"<tr style=\"border-top: 1px.*?</tr>", re.S)
 CELL = re.compile(r"<td valign=\"top\">(.*?)</td>", re.S)
 ITEM_ID = re.compile(r"DispForm\.aspx\?ID=(\d+)")
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -185,11 +186,14 @@ class Audit:
         body = message.get_body(preferencelist=("html",))
         text = body.get_content() if body is not None else ""
         rows = set()
-        for row in ROW.findall(str(text)):
-            cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in CELL.findall(row)]
-            item = ITEM_ID.search(row)
-            if item and len(cells) >= 3:
-                rows.add((item.group(1), cells[1], cells[2]))
+        for report in REPORT.findall(str(text)):
+            item = ITEM_ID.search(report)
+            for row in ROW.findall(report):
+                cells = [
+                    html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in CELL.findall(row)
+                ]
+                if item and len(cells) >= 3:
+                    rows.add((item.group(1), cells[0], cells[2]))
         found = Digest(recipient=str(entry["to"][0]).casefold(), rows=rows)
         self.digests[entry["message_id"]] = found
         return found
@@ -257,10 +261,12 @@ class Audit:
 def _row_of(rid: str, titles: dict[str, str]) -> tuple[str, str]:
     """The digest row (what, due) that carries reminder ``rid``."""
     parts = rid.split(":")
-    if parts[0] == "overdue":
+    if parts[0] in ("overdue", "escalate"):
         parts = parts[1:]
+    elif parts[0] == "summary":
+        parts = parts[2:]  # summary:<week>:...
     if parts[0] == "deadline":
         what, day = DEADLINE_WHAT, parts[1]
     else:
-        what, day = titles.get(parts[1], parts[1]), parts[2]
+        what, day = {**titles, "triage": TRIAGE_WHAT}.get(parts[1], parts[1]), parts[2]
     return what, long_date(dt.date.fromisoformat(day))
