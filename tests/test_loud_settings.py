@@ -97,9 +97,10 @@ def test_doctor_says_what_relevance_is_decided_for(
         ),
         ("AUTOMATION_FORCE_ALIASES", "Kent", 'AUTOMATION_FORCE_ALIASES: not JSON; write ["Kent"]'),
         (
-            "AUTOMATION_REMINDERS__STAGE_OFFSETS",
-            "7,3,1",
-            "AUTOMATION_REMINDERS__STAGE_OFFSETS: not JSON; write [7, 3, 1]",
+            "AUTOMATION_REPORT_HOSTS",
+            "hmicfrs.justiceinspectorates.gov.uk,assets.example.org",
+            "AUTOMATION_REPORT_HOSTS: not JSON; write "
+            '["hmicfrs.justiceinspectorates.gov.uk", "assets.example.org"]',
         ),
         (
             "AUTOMATION_FORCENAME",
