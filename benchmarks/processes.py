@@ -273,6 +273,7 @@ def service_memory(
                 BACKFILL_SINCE.isoformat(),
                 "--as-of",
                 BACKFILL_AS_OF.isoformat(),
+                "--with-tasks",
                 "--config",
                 config,
             ],

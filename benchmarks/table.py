@@ -190,8 +190,8 @@ How the figures are computed:
   publication = (filing pass - idle pass) / N, where the idle pass (scenario 2) is the third
   pass over the same feed: its delta read, plan read and conditional feed GET.
 - Scenario 2: the third pass after filing; the feed GET is not a Graph request (own row).
-- Scenario 3: `run_pass(since=2023-07-01, reminders=False)` on a reset, provisioned sandbox
-  after the same warm-up (token, workspace ids, stage users).
+- Scenario 3: `run_pass(since=2023-07-01, reminders=False, with_tasks=True)` on a reset,
+  provisioned sandbox after the same warm-up (token, workspace ids, stage users).
   Ours: settings concurrency (default 4) with `$batch`. Baseline: concurrency 1 and a
   GraphClient subclass whose `batch()` sends each inner request on its own, one at a time,
   in dependsOn order. Both measured in this run; the sandbox runs in this process.
