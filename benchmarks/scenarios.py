@@ -5,6 +5,9 @@ time against a strictly sequential baseline (:class:`SequentialGraphClient`); 4.
 rendering time. Also the sample feeds, settings and traffic counting the scenarios share.
 Scenario 5 (memory of child processes) is :mod:`benchmarks.processes`; the table is
 :mod:`benchmarks.table`; ``make bench`` runs :mod:`benchmarks.run`.
+
+(About 500 lines: the four scenarios share the feeds, settings, warm-up and traffic
+counting kept here; split, each would import the others' set-up.)
 """
 
 from __future__ import annotations
