@@ -326,3 +326,16 @@ def test_site_without_a_grant_names_the_grant_to_make(
     site = _line(lines, "OK", "site")
     assert "date-only columns written as midnight Europe/London" in site
     assert "sharepoint.site_time_zone" in site
+
+
+def test_provision_reports_created_buckets_once_and_present_ones_on_a_rerun(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, tmp_path / "state")
+    first = provision(App(settings))
+    assert any("Planner bucket" in line for line in first.created)
+    # Buckets made by this run are not also reported as already there.
+    assert not any("Planner buckets" in line for line in first.present)
+    again = provision(App(settings))
+    assert again.created == []
+    assert any("Planner buckets" in line for line in again.present)

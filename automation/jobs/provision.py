@@ -92,14 +92,15 @@ def _provision(app: Services) -> ProvisionResult:
         result.present.append(f"library folder '{folder}'")
     wanted = list(dict.fromkeys([*(stage.bucket for stage in settings.stages), TRIAGE_BUCKET]))
     existing = {str(b["name"]): str(b["id"]) for b in app.planner.list_buckets(ws.plan_id)}
+    already = [bucket for bucket in wanted if bucket in existing]
     for bucket in wanted:
         if bucket in existing:
             continue
         created_bucket = app.planner.create_bucket(ws.plan_id, bucket)
         existing[bucket] = str(created_bucket["id"])
         result.created.append(f"Planner bucket '{bucket}'")
-    if not result.created or any(b in existing for b in wanted):
-        result.present.append(f"{len(wanted)} Planner buckets")
+    if already:  # only the ones that were there before this run, not those just created
+        result.present.append(f"{len(already)} Planner buckets")
     app.workspace.set_buckets(existing)
     if settings.recommendations.enabled:
         _provision_recommendations(app, result)

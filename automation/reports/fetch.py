@@ -61,7 +61,12 @@ def enrich(
         return pub
     except Exception as exc:
         logger.warning(
-            "report page for %s not read: %s (%s)", pub.key, type(exc).__name__, _brief(exc)
+            "report page for %s not read from %s: %s (%s); recommendations are not prefilled "
+            "(the draft says so)",
+            pub.key,
+            urlsplit(pub.link).hostname or pub.link,
+            type(exc).__name__,
+            _brief(exc),
         )
         return pub
     try:
