@@ -24,6 +24,7 @@ from tests.service_env import make_settings
 
 CHECK_ORDER = [
     "settings",
+    "statutory recipients",
     "ca bundle",
     "templates dir",
     "token",
@@ -326,3 +327,44 @@ def test_site_without_a_grant_names_the_grant_to_make(
     site = _line(lines, "OK", "site")
     assert "date-only columns written as midnight Europe/London" in site
     assert "sharepoint.site_time_zone" in site
+
+
+# -- statutory recipients (issue 11) ------------------------------------------------------------
+def _recipients(settings: Settings, **changes: object) -> dict[str, object]:
+    return {**settings.recipients.model_dump(), **changes}
+
+
+def test_an_empty_home_secretary_address_fails_until_set(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = make_settings(sandbox, tmp_path / "base")
+    settings = make_settings(
+        sandbox, tmp_path / "state", recipients=_recipients(base, home_secretary=[])
+    )
+    provision(App(settings))
+    code, lines = _doctor(settings, capsys)
+    assert code != 0
+    line = _line(lines, "FAIL", "statutory recipients")
+    assert "recipients.home_secretary empty" in line
+    assert "allow_missing_statutory_recipients" in _fix_after(lines, line)
+
+
+def test_missing_statutory_recipients_may_be_allowed(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = make_settings(sandbox, tmp_path / "base")
+    recipients = _recipients(
+        base, hmicfrs=[], home_secretary=[], allow_missing_statutory_recipients=True
+    )
+    settings = make_settings(sandbox, tmp_path / "state", recipients=recipients)
+    provision(App(settings))
+    sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
+    _, lines = _doctor(settings, capsys)
+    line = _line(lines, "OK", "statutory recipients")
+    assert "recipients.hmicfrs, recipients.home_secretary empty" in line
+
+
+def test_the_default_settings_require_both_statutory_groups() -> None:
+    assert Settings(  # type: ignore[call-arg]
+        _env_file=None, tenant_id="t", client_id="c", client_secret="s"
+    ).recipients.missing_statutory() == ["hmicfrs", "home_secretary"]

@@ -18,10 +18,12 @@ from tests.service_env import make_settings
 P = user_email("policy_officer")
 M = user_email("chief_executive")
 C = user_email("pcc")
+W = user_email("website")
 
 # Worked out by hand from the seed (published 20 July 2023, statutory deadline 13 September)
 # and the default stages and offsets: cc_comments due 27 Jul (owner), draft 23 Aug (owner),
-# approval 1 Sep (3 Sep is a Sunday; PCC), publish 12 Sep (owner); stage reminders 7/3/1/0
+# approval 1 Sep (3 Sep is a Sunday; PCC), publish 12 Sep (the website team member: issue 11)
+# and the HMICFRS portal 12 Sep (owner); stage reminders 7/3/1/0
 # days before to the assignee; deadline reminders 14/7/3/1 days before to owner + manager;
 # overdue every 3 days from the day after, escalated to the manager. Nothing is completed.
 EXPECTED: dict[str, set[str]] = {
@@ -50,20 +52,20 @@ EXPECTED: dict[str, set[str]] = {
     "2023-08-31": {C},  # approval -1
     "2023-09-01": {C},  # approval due
     "2023-09-02": {P, M, C},  # approval overdue too
-    "2023-09-05": {P, M, C},  # + publish -7
+    "2023-09-05": {P, M, C, W},  # + publish (website) and portal (owner) -7
     "2023-09-06": {P, M},  # deadline -7
     "2023-09-08": {P, M, C},
-    "2023-09-09": {P},  # publish -3
+    "2023-09-09": {P, W},  # publish, portal -3
     "2023-09-10": {P, M},  # deadline -3
-    "2023-09-11": {P, M, C},  # + publish -1
-    "2023-09-12": {P, M},  # publish due + deadline -1
-    "2023-09-13": {P, M},  # publish overdue
+    "2023-09-11": {P, M, C, W},  # + publish, portal -1
+    "2023-09-12": {P, M, W},  # publish, portal due + deadline -1
+    "2023-09-13": {P, M, W},  # publish, portal overdue
     "2023-09-14": {P, M, C},  # deadline overdue
-    "2023-09-16": {P, M},
+    "2023-09-16": {P, M, W},
     "2023-09-17": {P, M, C},
-    "2023-09-19": {P, M},
+    "2023-09-19": {P, M, W},
     "2023-09-20": {P, M, C},
-    "2023-09-22": {P, M},
+    "2023-09-22": {P, M, W},
     "2023-09-23": {P, M, C},
 }
 

@@ -35,6 +35,7 @@ def test_default_stages_for_the_seed() -> None:
         "draft": date(2023, 8, 23),  # deadline - 21, a Wednesday
         "approval": date(2023, 9, 1),  # deadline - 10 is Sunday 3 Sep -> Friday
         "publish": date(2023, 9, 12),  # deadline - 1
+        "portal": date(2023, 9, 12),  # deadline - 1 (issue 11: the HMICFRS portal stage)
     }
     assert [p.spec for p in planned] == list(DEFAULT_STAGES)
 
@@ -46,6 +47,7 @@ def test_default_stage_keys_and_titles_are_the_production_ones() -> None:
         ("draft", "Draft the response", "Drafting"),
         ("approval", "PCC approval", "PCC approval"),
         ("publish", "Publish on the website and submit to HMICFRS", "Publish and submit"),
+        ("portal", "Submit the response onto the HMICFRS portal", "Publish and submit"),
     ]
 
 
@@ -55,13 +57,16 @@ def test_default_stage_roles_and_owner_placeholder() -> None:
         "draft",
         "approval",
         "publish",
+        "portal",
     ]
-    # "" is the response owner; the approval goes to the PCC named in settings.
-    assert [s.assignee for s in DEFAULT_STAGES] == ["", "", "pcc", ""]
+    # "" is the response owner; the approval goes to the PCC named in settings, publishing
+    # to the website team member (people.website, else the owner).
+    assert [s.assignee for s in DEFAULT_STAGES] == ["", "", "pcc", "website", ""]
     assert [(s.anchor, s.offset_days) for s in DEFAULT_STAGES] == [
         (Anchor.PUBLICATION, 7),
         (Anchor.DEADLINE, -21),
         (Anchor.DEADLINE, -10),
+        (Anchor.DEADLINE, -1),
         (Anchor.DEADLINE, -1),
     ]
 

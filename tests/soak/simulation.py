@@ -108,6 +108,8 @@ class Year:
         # in-process passes and the `automation once` processes alike: a send whose answer
         # was lost is not repeated while it may be lagging, nor held for a real 10 minutes.
         self.monkeypatch.setenv("AUTOMATION_MAIL__CONFIRM_MINUTES", "0.05")
+        # A simulated day is under a second: an approval's hold would outlast the year.
+        self.monkeypatch.setenv("AUTOMATION_APPROVAL__HOLD_MINUTES", "0")
         self.rng = random.Random(self.seed)
         self.pubs = publications()
         self.state_dir = self.tmp / "state"
