@@ -12,7 +12,13 @@ filter passes only http, https and mailto URLs, so a link can never run script.
 Contexts (all values plain strings unless stated):
 
 - ``circulation_*``: title, published_on, deadline, report_url, draft_url, pdf_name,
-  tracker_url, pcc_area, force_name, approved_by, approved_on.
+  tracker_url, pcc_area, force_name ("" for a national report), approved_by (a name and
+  role, never an address), approved_on, published_url ("" before publication),
+  office_name, commissioner, contact_name, contact_phone.
+- ``approval_refused``: the circulation values, and note (the tracker's line), problems (a
+  list of clauses), approver, via_planner (bool).
+- ``approval_preview``: the circulation values, and circulate_at ("14:05"), hold_minutes,
+  recipients (a list of group names).
 - ``reminder_digest``: recipient_name, manager (bool: the manager's escalations), reports:
   a list of mappings with marker, title, owner, deadline ("" when none), overdue (bool),
   tracker_url, draft_url, report_url (a URL may be "" when there is none) and rows: a list
@@ -47,8 +53,15 @@ CIRCULATION_TEMPLATES = (
     "circulation_panel",
     "circulation_website",
     "circulation_hmicfrs",
+    "circulation_home_secretary",
 )
-TEMPLATE_NAMES: tuple[str, ...] = (*CIRCULATION_TEMPLATES, "reminder_digest", "reminder_summary")
+NOTICE_TEMPLATES = ("approval_refused", "approval_preview")
+TEMPLATE_NAMES: tuple[str, ...] = (
+    *CIRCULATION_TEMPLATES,
+    *NOTICE_TEMPLATES,
+    "reminder_digest",
+    "reminder_summary",
+)
 
 SUBJECT_MAX = 250
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
@@ -161,19 +174,41 @@ def sample_context(name: str) -> dict[str, Any]:
     """A complete example context for email ``name`` (for checks and previews)."""
     if name in ("reminder_digest", "reminder_summary"):
         return _sample_reminders(summary=name == "reminder_summary")
+    circulation = {
+        "title": "Counter Terrorism Joint Inspection",
+        "published_on": "20 July 2023",
+        "deadline": "13 September 2023",
+        "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/publications/sample/",
+        "draft_url": "https://opcc.sharepoint.com/sites/opcc/Drafts/response.docx",
+        "pdf_name": "Norfolk PCC response - Counter Terrorism Joint Inspection - "
+        "1 September 2023.pdf",
+        "tracker_url": "https://opcc.sharepoint.com/sites/opcc/Lists/Section55/DispForm.aspx?ID=1",
+        "pcc_area": "Norfolk",
+        "force_name": "Norfolk Constabulary",
+        "approved_by": "Sarah Taylor, Police and Crime Commissioner",
+        "approved_on": "1 September 2023",
+        "published_url": "https://www.norfolk-pcc.gov.uk/s55/counter-terrorism/",
+        "office_name": "Office of the Norfolk Police and Crime Commissioner",
+        "commissioner": "Police and Crime Commissioner",
+        "contact_name": "Priya Shah, Policy Officer",
+        "contact_phone": "01603 000000",
+    }
     if name in CIRCULATION_TEMPLATES:
+        return circulation
+    if name == "approval_refused":
         return {
-            "title": "Counter Terrorism Joint Inspection",
-            "published_on": "20 July 2023",
-            "deadline": "13 September 2023",
-            "report_url": "https://hmicfrs.justiceinspectorates.gov.uk/publications/sample/",
-            "draft_url": "https://opcc.sharepoint.com/sites/opcc/Drafts/response.docx",
-            "pdf_name": "2023-07-20 Counter Terrorism Joint Inspection.pdf",
-            "tracker_url": "https://opcc.sharepoint.com/sites/opcc/Lists/Section55/DispForm.aspx?ID=1",
-            "pcc_area": "Norfolk",
-            "force_name": "Norfolk Constabulary",
-            "approved_by": "pcc@opcc.example",
-            "approved_on": "10 September 2023",
+            **circulation,
+            "note": "Not circulated: approval by Priya Shah on 1 September 2023 refused: ...",
+            "problems": ["Priya Shah is not an approver (only Sarah Taylor may approve)"],
+            "approver": "Priya Shah",
+            "via_planner": True,
+        }
+    if name == "approval_preview":
+        return {
+            **circulation,
+            "circulate_at": "14:05",
+            "hold_minutes": "30",
+            "recipients": ["chief constable", "panel", "website"],
         }
     raise KeyError(name)
 

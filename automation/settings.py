@@ -168,23 +168,50 @@ class PlannerSettings(_Section):
         return plan_id_from(value)
 
 
+RecipientGroup = Literal["chief_constable", "panel", "website", "hmicfrs", "home_secretary"]
+"""The recipient groups of a response, in the order they are sent."""
+RECIPIENT_GROUPS: tuple[str, ...] = get_args(RecipientGroup)
+STATUTORY_GROUPS: tuple[RecipientGroup, ...] = ("hmicfrs", "home_secretary")
+"""Police Act 1996 s.55(5), as amended by the Policing and Crime Act 2017 s.37(3): copies of
+the published comments go to the inspectors of constabulary and the Secretary of State."""
+
+
+def _check_addresses(addresses: list[str]) -> list[str]:
+    for address in addresses:
+        if not _EMAIL.match(address):
+            raise ValueError(f"'{address}' is not an email address")
+    return addresses
+
+
 class RecipientsSettings(_Section):
-    """Who gets the approved response. Mail goes only to these addresses."""
+    """Who gets the response, and when. Mail goes only to these addresses."""
 
     chief_constable: list[str] = Field(default_factory=list)
     panel: list[str] = Field(default_factory=list)
     website: list[str] = Field(default_factory=list)
     hmicfrs: list[str] = Field(default_factory=list)
+    # The Home Office address for the Home Secretary's copy; no default: the office sets it.
+    home_secretary: list[str] = Field(default_factory=list)
+    # Groups sent once the response is published (with its web address); the others are
+    # sent when it is approved.
+    on_publication: list[RecipientGroup] = Field(default_factory=lambda: list(STATUTORY_GROUPS))
+    # doctor fails while hmicfrs or home_secretary is empty, unless this is true.
+    allow_missing_statutory_recipients: bool = False
 
-    @field_validator("chief_constable", "panel", "website", "hmicfrs")
+    @field_validator("chief_constable", "panel", "website", "hmicfrs", "home_secretary")
     @classmethod
     def _addresses(cls, addresses: list[str]) -> list[str]:
         # A field validator, so the problem names recipients.<group> and is reported
         # together with every other problem.
-        for address in addresses:
-            if not _EMAIL.match(address):
-                raise ValueError(f"'{address}' is not an email address")
-        return addresses
+        return _check_addresses(addresses)
+
+    def addresses(self, group: str) -> list[str]:
+        """The addresses of ``group`` (one of `RECIPIENT_GROUPS`)."""
+        return list(getattr(self, group))
+
+    def missing_statutory(self) -> list[str]:
+        """The statutory groups with no address (doctor reports them)."""
+        return [group for group in STATUTORY_GROUPS if not self.addresses(group)]
 
 
 class PeopleSettings(_Section):
@@ -193,6 +220,26 @@ class PeopleSettings(_Section):
     response_owner: str = ""
     pcc: str = ""
     manager: str = ""
+    # Who may approve a response for circulation; empty: the PCC alone.
+    approvers: list[str] = Field(default_factory=list)
+    # The website team member who publishes (the publish stage's assignee, when set).
+    website: str = ""
+    # The contact officer named at the foot of the emails the office sends.
+    contact_name: str = ""
+    contact_phone: str = ""
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, addresses: list[str]) -> list[str]:
+        return _check_addresses(addresses)
+
+
+class ApprovalSettings(_Section):
+    """The hold between an approval and the circulation it starts."""
+
+    # Minutes the approver has to change their mind (a preview email with the PDF says when
+    # it goes); 0 circulates at once. Measured on the real clock, also under `once --as-of`.
+    hold_minutes: float = Field(default=30.0, ge=0)
 
 
 class StageSettings(_Section):
@@ -201,7 +248,7 @@ class StageSettings(_Section):
     key: str
     title: str
     bucket: str
-    assignee: str = ""  # a UPN, or "" for the response owner, or "pcc"/"manager"
+    assignee: str = ""  # a UPN, or "" for the response owner, or "pcc"/"manager"/"website"
     anchor: Literal["publication", "deadline"] = "deadline"
     offset_days: int = 0
     role: stages.StageRole = ""
@@ -387,6 +434,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     recipients: RecipientsSettings = Field(default_factory=RecipientsSettings)
     people: PeopleSettings = Field(default_factory=PeopleSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     stages: list[StageSettings] = Field(default_factory=lambda: list(DEFAULT_STAGES))
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -504,6 +552,12 @@ class Settings(BaseSettings):
         """The office's name as the draft's header shows it."""
         return self.office_name.strip() or f"Office of the {self.pcc_area} {self.commissioner}"
 
+    @property
+    def approvers(self) -> list[str]:
+        """Who may approve a response: ``people.approvers``, else the PCC."""
+        chosen = self.people.approvers or ([self.people.pcc] if self.people.pcc else [])
+        return [address.strip() for address in chosen if address.strip()]
+
     def stage_assignee(self, stage: StageSettings) -> str:
         """The UPN a stage's task is assigned to."""
         if stage.assignee in ("", "response_owner"):
@@ -512,6 +566,8 @@ class Settings(BaseSettings):
             return self.people.pcc
         if stage.assignee == "manager":
             return self.people.manager
+        if stage.assignee == "website":
+            return self.people.website or self.people.response_owner
         return stage.assignee
 
 

@@ -4,10 +4,13 @@ Used by tests/test_fault_matrix.py: the same script runs clean (the reference), 
 crash after the k-th step (then the crashed pass again, then the rest), and under a
 throttling storm; every run must end in the same normalised state.
 
-The life: pass A (2023-08-08) files the seed, Norfolk PEEL and a super-complaint; the PCC
-approves the seed in the tracker; pass B (2023-09-01) circulates it; the website team
-completes its publish task; pass C (2023-09-02) marks it Published. Reminder digests go
-out inside the passes.
+The life: pass A (2023-08-08) files the seed, Norfolk PEEL and a super-complaint; the
+policy officer writes the seed's response (the draft's prompts filled, the earlier stages
+ticked off) and the PCC approves it in the tracker; pass B (2023-09-01) circulates it to the
+groups sent on approval; the website team fills in the published address and completes its
+publish task, the officer completes the HMICFRS portal task; pass C (2023-09-02) sends the
+statutory copies (HMICFRS, Home Secretary) and marks it Published. Reminder digests go out
+inside the passes.
 """
 
 from __future__ import annotations
@@ -29,12 +32,11 @@ from automation.jobs.provision import provision
 from automation.passes import run_pass
 from automation.sandbox.faults import OneOff
 from automation.sandbox.routes.mail import delivered
-from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings
 from tests import feeds
 from tests.service_env import WRITES, CrashingTransport, SimulatedCrash, make_settings
-from tests.test_followup import approve_in_tracker, complete_task
+from tests.test_followup import approve_in_tracker, publish
 
 FEED = (feeds.SEED, feeds.NORFOLK_PEEL, feeds.SUPER_COMPLAINT)
 SEED_KEY_LINK = feeds.SEED.link
@@ -56,12 +58,11 @@ def _seed_record(app: App) -> TrackerRecord:
 
 
 def _approve_seed(sandbox: Sandbox, app: App) -> None:
-    approve_in_tracker(sandbox, app, _seed_record(app))
+    approve_in_tracker(sandbox, app, _seed_record(app))  # the response written first
 
 
 def _publish_seed(sandbox: Sandbox, app: App) -> None:
-    seed = _seed_record(app)
-    complete_task(sandbox, app, str(seed.tasks["publish"]["id"]), user_email("website"))
+    publish(sandbox, app, _seed_record(app))
 
 
 LIFE: tuple[Pass, ...] = (
@@ -125,6 +126,8 @@ def prepare(sandbox: Sandbox, state: Path, **overrides: Any) -> Settings:
     # a test says so (and then sets its own window): a crash between recording a send as
     # pending and making it is healed by the next pass, not ten minutes later.
     overrides.setdefault("mail", {"confirm_minutes": 0})
+    # Likewise the passes do not wait for an approval's hold.
+    overrides.setdefault("approval", {"hold_minutes": 0})
     settings = make_settings(sandbox, state, **overrides)
     provision(App(settings))
     sandbox.set_page("/feed/", feeds.rss(list(FEED)))
@@ -240,6 +243,7 @@ def snapshot(sandbox: Sandbox, settings: Settings) -> dict[str, Any]:
                     "forwarded_hmicfrs": r.forwarded_hmicfrs,
                     "submitted_portal": r.submitted_portal,
                     "published_on_website": r.published_on_website,
+                    "forwarded_home_secretary": r.forwarded_home_secretary,
                 },
                 "approved_by": r.approved_by,
                 "has_draft": bool(r.draft_item_id and r.draft_url),

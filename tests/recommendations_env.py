@@ -21,7 +21,7 @@ from automation.settings import Settings
 from tests import feeds
 from tests.service_env import make_settings
 from tests.tenant_edits import as_user
-from tests.test_followup import approve_in_tracker, complete_task
+from tests.test_followup import approve_in_tracker, publish
 
 DEMO = Path(automation.__file__).parent / "demo_data"
 SLUG = "counter-terrorism-joint-inspection-national-security-division"
@@ -62,7 +62,8 @@ def seed_record(app: App) -> TrackerRecord:
 
 
 def until_circulated(sandbox: Sandbox, app: App, *, same_day: bool = False) -> TrackerRecord:
-    """Provision, file the seed, approve it and circulate it; the publish task is then done.
+    """Provision, file the seed, write and approve it, circulate it; then the website team
+    publishes it (its address in the tracker, their task done) and the portal task is done.
 
     ``same_day``: a pass runs on the publishing day before the task is done (so that day's
     once-a-day sweep is behind, and the publishing pass must carry the rows itself).
@@ -74,7 +75,7 @@ def until_circulated(sandbox: Sandbox, app: App, *, same_day: bool = False) -> T
     if same_day:
         clean(run_pass(app, today=PUBLISHED, reminders=False))
     record = seed_record(app)
-    complete_task(sandbox, app, str(record.tasks["publish"]["id"]), user_email("website"))
+    publish(sandbox, app, record)
     return record
 
 

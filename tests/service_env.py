@@ -21,6 +21,8 @@ def make_settings(sandbox: Sandbox, state_dir: Path, **overrides: Any) -> Settin
     path = state_dir.parent / f"{state_dir.name}.toml"
     path.write_text(config_text(sandbox.info(), state_dir=state_dir), encoding="utf-8")
     overrides.setdefault("fetch_report_pages", False)
+    # Tests approve and run the next pass at once; the hold has tests of its own.
+    overrides.setdefault("approval", {"hold_minutes": 0})
     return load_settings(path, **overrides)
 
 

@@ -7,6 +7,9 @@ from typing import Any
 import requests
 
 from automation.app import App
+from automation.documents import fill_prompts
+from automation.domain.record import TrackerRecord
+from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 
 
@@ -50,3 +53,47 @@ def edit_item(sandbox: Sandbox, app: App, item_id: str, user: str, fields: dict[
         user,
         json=fields,
     )
+
+
+RESPONSE_TEXT = "The Commissioner welcomes the report and has asked the Chief Constable to act."
+
+
+def write_response(
+    sandbox: Sandbox, app: App, record: TrackerRecord, user: str, *, text: str = RESPONSE_TEXT
+) -> None:
+    """``user`` fills every prompt of the item's draft in Word and saves it to the library."""
+    drive_id = app.resolve().drive_id
+    content = fill_prompts(app.drive.download(drive_id, record.draft_item_id), lambda _: text)
+    as_user(
+        sandbox,
+        "PUT",
+        f"/drives/{drive_id}/items/{record.draft_item_id}/content",
+        user,
+        data=content,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+
+
+def complete_stage_task(sandbox: Sandbox, app: App, task_id: str, user: str) -> None:
+    """``user`` ticks a task off in Planner."""
+    task = app.planner.get_task(task_id)
+    as_user(
+        sandbox,
+        "PATCH",
+        f"/planner/tasks/{task_id}",
+        user,
+        json={"percentComplete": 100},
+        headers={"If-Match": task["@odata.etag"]},
+    )
+
+
+def finish_draft(sandbox: Sandbox, app: App, record: TrackerRecord) -> None:
+    """The policy officer writes the response and ticks off the stages before approval."""
+    officer = user_email("policy_officer")
+    write_response(sandbox, app, record, officer)
+    for key in ("cc_comments", "draft"):
+        entry = record.tasks.get(key)
+        if isinstance(entry, dict) and entry.get("id"):
+            task = app.planner.get_task(str(entry["id"]))
+            if int(task.get("percentComplete") or 0) < 100:
+                complete_stage_task(sandbox, app, str(entry["id"]), officer)

@@ -21,7 +21,8 @@ from tests.service_env import graph_writes, make_settings
 from tests.tenant_edits import as_user, edit_item
 
 FILED = dt.date(2023, 8, 8)
-STAGES = ("cc_comments", "draft", "approval", "publish")
+STAGES = ("cc_comments", "draft", "approval", "publish", "portal")
+EVENTS = 1 + len(STAGES)  # the statutory deadline and each stage
 
 
 def _settings(sandbox: Sandbox, tmp_path: Path) -> Settings:
@@ -62,14 +63,14 @@ def test_deadline_and_stage_dates_are_events_once_and_follow_changes(
             0
         ] == dt.date.fromisoformat(task["dueDateTime"][:10]) + dt.timedelta(days=1)
     raw = _events(sandbox, settings.mailbox)
-    assert len(raw) == 5
+    assert len(raw) == EVENTS
     assert all(e["isAllDay"] for e in raw)
     # Passes the same day (idle) touch no event; the next day's check changes nothing.
     sandbox.clear_log()
     clean(run_pass(app, today=FILED, reminders=False))
     assert not [e for e in sandbox.request_log() if "/events" in str(e.get("path", ""))]
     clean(run_pass(app, today=FILED + dt.timedelta(days=1), reminders=False))
-    assert len(_events(sandbox, settings.mailbox)) == 5
+    assert len(_events(sandbox, settings.mailbox)) == EVENTS
     # Staff move the draft task and the deadline: the events follow (within a day).
     task = app.planner.get_task(record.tasks["draft"]["id"])
     as_user(
@@ -91,7 +92,7 @@ def test_deadline_and_stage_dates_are_events_once_and_follow_changes(
     events = _by_key(app, record.key)
     assert events["draft"] == [dt.date(2023, 8, 30)]
     assert events["deadline"] == [dt.date(2023, 9, 15)]
-    assert len(_events(sandbox, settings.mailbox)) == 5
+    assert len(_events(sandbox, settings.mailbox)) == EVENTS
     # A person decides no response is needed: the events go in that pass.
     edit_item(
         sandbox, app, record.item_id, user_email("policy_officer"), {"ResponseRequired": "No"}
@@ -113,10 +114,10 @@ def test_a_duplicate_event_is_deleted(sandbox: Sandbox, tmp_path: Path) -> None:
     [event] = calendar.find([f"{record.key}#deadline"])[f"{record.key}#deadline"]
     # A second event with the same key (another instance's lost answer, say).
     calendar.create([EventSpec(key=event.key, subject=event.subject, day=event.day or FILED)])
-    assert len(_events(sandbox, settings.mailbox)) == 6
+    assert len(_events(sandbox, settings.mailbox)) == EVENTS + 1
     sandbox.clear_log()
     clean(run_pass(app, today=FILED + dt.timedelta(days=1), reminders=False))
-    assert len(_events(sandbox, settings.mailbox)) == 5
+    assert len(_events(sandbox, settings.mailbox)) == EVENTS
     assert [w["method"] for w in graph_writes(sandbox)] == ["DELETE"]
 
 
@@ -147,7 +148,7 @@ def test_status_not_required_set_by_hand_removes_the_events_in_the_daily_check(
     provision(app)
     clean(run_pass(app, today=FILED, reminders=False))
     [record] = app.tracker.all()
-    assert len(_events(sandbox, settings.mailbox)) == 5
+    assert len(_events(sandbox, settings.mailbox)) == EVENTS
     edit_item(
         sandbox, app, record.item_id, user_email("policy_officer"), {"Status": "Not required"}
     )

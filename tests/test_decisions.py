@@ -129,7 +129,8 @@ def test_yes_sets_up_the_response_and_says_who(sandbox: Sandbox, tmp_path: Path)
     )
     assert run_pass(app, today=dt.date(2023, 8, 10)).failures == []
     after = _one(app)
-    assert after.status == "Drafting"
+    # Status follows the stage tasks (issue 11): the first is the Chief Constable's comments.
+    assert after.status == "Chief Constable comments"
     assert after.setup == "complete"
     assert after.triage_reason.endswith("Decided Yes by Priya Shah on 10 August 2023")
     assert _task_done(app, after, "triage")

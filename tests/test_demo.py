@@ -33,6 +33,7 @@ GROUP_RECIPIENTS = {
     "panel": user_email("panel"),
     "website": user_email("website"),
     "hmicfrs": "s55responses@hmicfrs.example.org",
+    "home_secretary": "s55.copies@homeoffice.example.org",
 }
 
 
@@ -117,8 +118,11 @@ def test_tracker_csv_has_every_item_and_column(first_run: DemoRun) -> None:
     assert seed["Response required"] == "Yes"
     assert seed["Status"] == "Published"
     assert seed["Forwarded to Chief Constable"] == "Yes"
-    assert seed["Submitted onto the HMICFRS portal"] == "No"
+    # The whole office-use checklist (issue 11: the portal submission is a stage).
+    assert seed["Submitted onto the HMICFRS portal"] == "Yes"
+    assert seed["Forwarded to the Home Secretary"] == "Yes"
     assert seed["Approved by"].startswith("Sarah Taylor")
+    assert seed["Approved on"].startswith("2023-09-01")  # the story's time, not the clock
     decided = sorted(row["Response required"] for row in rows)
     assert decided == ["No", "No", "No", "To be decided", "Yes", "Yes", "Yes"]
 
@@ -152,14 +156,17 @@ def test_planner_md_has_every_bucket_and_the_seed_tasks(first_run: DemoRun) -> N
     assert task("Invite the Chief Constable's comments") == [
         "assigned to: Priya Shah",
         "due: 10 August 2023",  # filed late (Tue 8 August): two working days later
-        "0% complete",
+        "100% complete",  # issue 11: ticked off before the PCC approves
         "checklist: 0 items",
     ]
     assert task("Draft the response")[1] == "due: 23 August 2023"
     approval = task("PCC approval")
     assert approval[0] == "assigned to: Sarah Taylor"
     assert approval[2] == "100% complete"
-    assert task("Publish on the website")[2] == "100% complete"
+    publish = task("Publish the response on the website")
+    assert publish[0] == "assigned to: Website Team"  # completed by its assignee
+    assert publish[2] == "100% complete"
+    assert task("Submit the response onto the HMICFRS portal")[2] == "100% complete"
     assert any(title.startswith("[S55-1] Decide") for title in tasks)
 
 
@@ -196,9 +203,12 @@ def test_second_run_into_the_same_directory_wipes_it(
     row = _seed_row(stdout)
     assert "2023-09-13" in row
     assert not stale.exists()
-    assert len(list((first_run.out / "mail").glob("*.eml"))) == len(
-        [line for line in stdout.splitlines() if line.startswith("  to ")]
-    ) + len(GROUP_RECIPIENTS)
+    assert (
+        len(list((first_run.out / "mail").glob("*.eml")))
+        == len([line for line in stdout.splitlines() if line.startswith("  to ")])
+        + len(GROUP_RECIPIENTS)
+        + 2
+    )  # issue 11: the refusal notice and the PCC's preview
 
 
 def test_refuses_a_directory_it_did_not_write(
@@ -260,3 +270,26 @@ def test_mail_label() -> None:
     assert demo.mail_label({"key": "s55-circulation-abc-4-chief_constable"}) == "chief_constable"
     assert demo.mail_label({"key": "s55-digest:a@b.org:2023-08-09"}) == "digest"
     assert demo.mail_label({"key": None}) == "mail"
+
+
+def test_the_story_refuses_an_unwritten_draft_and_stays_in_2023(first_run: DemoRun) -> None:
+    stdout = first_run.stdout
+    assert "Refused. Tracker, 'Why not circulated': Not circulated: approval by Sarah Taylor" in (
+        stdout
+    )
+    assert "writes the response in Word" in stdout
+    assert "The PCC gets a preview with the PDF" in stdout
+    assert "approved by Sarah Taylor on 1 September 2023" in stdout
+    assert "Website Team marks '[S55-4] Publish the response on the website" in stdout
+    messages = _messages(first_run.out)
+    circulated = [m for name, m in messages.items() if name.split("-")[1] in GROUP_RECIPIENTS]
+    assert {m["Date"].datetime.year for m in circulated} == {2023}
+    for message in circulated:
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None
+        text = str(html.get_content())
+        assert "[To be completed" not in text
+        assert "sent by the Section 55 response service" not in text or "website" in str(
+            message["To"]
+        )
+        assert "pcc@" not in text  # the approver by name and role, not their mailbox

@@ -18,12 +18,13 @@ from automation.jobs.provision import provision
 from automation.sandbox.routes.mail import delivered, deny_mailbox
 from automation.sandbox.seed import APP_ROLES, OTHER_SITE_PATH
 from automation.sandbox.server import Sandbox
-from automation.settings import PACKAGED_TEMPLATES, Settings
+from automation.settings import PACKAGED_TEMPLATES, RecipientsSettings, Settings
 from tests import feeds
 from tests.service_env import make_settings
 
 CHECK_ORDER = [
     "settings",
+    "statutory recipients",
     "ca bundle",
     "templates dir",
     "token",
@@ -339,3 +340,44 @@ def test_provision_reports_created_buckets_once_and_present_ones_on_a_rerun(
     again = provision(App(settings))
     assert again.created == []
     assert any("Planner buckets" in line for line in again.present)
+
+
+# -- statutory recipients (issue 11) ------------------------------------------------------------
+def _recipients(settings: Settings, **changes: object) -> dict[str, object]:
+    return {**settings.recipients.model_dump(), **changes}
+
+
+def test_an_empty_home_secretary_address_fails_until_set(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = make_settings(sandbox, tmp_path / "base")
+    settings = make_settings(
+        sandbox, tmp_path / "state", recipients=_recipients(base, home_secretary=[])
+    )
+    provision(App(settings))
+    code, lines = _doctor(settings, capsys)
+    assert code != 0
+    line = _line(lines, "FAIL", "statutory recipients")
+    assert "recipients.home_secretary empty" in line
+    assert "allow_missing_statutory_recipients" in _fix_after(lines, line)
+
+
+def test_missing_statutory_recipients_may_be_allowed(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = make_settings(sandbox, tmp_path / "base")
+    recipients = _recipients(
+        base, hmicfrs=[], home_secretary=[], allow_missing_statutory_recipients=True
+    )
+    settings = make_settings(sandbox, tmp_path / "state", recipients=recipients)
+    provision(App(settings))
+    sandbox.set_page("/feed/", feeds.rss([feeds.SEED]))
+    _, lines = _doctor(settings, capsys)
+    line = _line(lines, "OK", "statutory recipients")
+    assert "recipients.hmicfrs, recipients.home_secretary empty" in line
+
+
+def test_the_default_settings_require_both_statutory_groups() -> None:
+    defaults = RecipientsSettings()
+    assert defaults.missing_statutory() == ["hmicfrs", "home_secretary"]
+    assert not defaults.allow_missing_statutory_recipients

@@ -62,18 +62,21 @@ def _check_reference(reference: dict[str, Any], steps: list[str]) -> None:
     items = {item["key"]: item for item in reference["items"]}
     seed = items["hmicfrs:/publications/counter-terrorism-joint-inspection"]
     assert seed["status"] == "Published"
-    assert seed["mail"] == ["chief_constable", "hmicfrs", "panel", "website"]
+    assert seed["mail"] == ["chief_constable", "hmicfrs", "home_secretary", "panel", "website"]
     assert seed["approved_by"].startswith("Sarah Taylor")
-    assert all(seed["flags"][f] for f in ("forwarded_panel", "published_on_website"))
-    assert items["hmicfrs:/peel-reports/norfolk-2023-25"]["status"] == "Drafting"
+    assert all(seed["flags"].values())  # the whole office-use checklist (issue 11)
+    # Status follows the stage tasks (issue 11): the Chief Constable's comments are open.
+    assert items["hmicfrs:/peel-reports/norfolk-2023-25"]["status"] == "Chief Constable comments"
     assert items["hmicfrs:/peel-reports/norfolk-2023-25"]["reminders"]
     assert items["hmicfrs:/publications/cwj-super-complaint"]["status"] == "Triage"
     assert not any(item["lease"] for item in reference["items"])
     assert len(reference["files"]) == 2
-    assert len(reference["tasks"]) == 9
-    assert sorted(pct for _, pct in reference["tasks"]) == [0] * 7 + [100] * 2
+    # Five stages (issue 11: the HMICFRS portal) for two responses, and one triage task;
+    # every stage of the seed is done.
+    assert len(reference["tasks"]) == 11
+    assert sorted(pct for _, pct in reference["tasks"]) == [0] * 6 + [100] * 5
     keys = [key for (key, _, _), count in reference["mail"] for _ in range(count)]
-    assert sum("circulation" in key for key in keys) == 4
+    assert sum("circulation" in key for key in keys) == 5
     assert sum("digest" in key for key in keys) >= 3
     # Every kind of step the brief lists is a crash point.
     kinds = Counter(_resource(step) for step in steps)

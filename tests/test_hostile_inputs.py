@@ -51,14 +51,16 @@ from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.settings import PACKAGED_TEMPLATES, Settings, load_settings
+from automation.settings import DEFAULT_STAGES, PACKAGED_TEMPLATES, Settings, load_settings
 from tests import feeds
 from tests.bomb_server import gzip_bomb_server
 from tests.service_env import make_settings
-from tests.tenant_edits import edit_item
+from tests.tenant_edits import edit_item, finish_draft
 
 AS_OF = dt.date(2023, 8, 5)
 HMICFRS = "https://hmicfrs.justiceinspectorates.gov.uk"
+# The groups sent on approval (issue 11: HMICFRS and the Home Secretary on publication).
+ON_APPROVAL = ("chief_constable", "panel", "website")
 PUB_DATE = "Tue, 01 Aug 2023 10:00:00 +0000"
 OURS = ("Inspection", "Norfolk Constabulary")
 PROJECT_TEMPLATES = PACKAGED_TEMPLATES
@@ -352,6 +354,8 @@ def hostile(_session_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
         first = run_pass(app, today=AS_OF, reminders=False)
         filed = records_of(app)
         pcc = user_email("pcc")
+        for slug in ("script-text", "js"):
+            finish_draft(sandbox, app, filed[keys[slug]])
         edit_item(sandbox, app, filed[keys["script-text"]].item_id, pcc, {"Status": "Approved"})
         edit_item(
             sandbox,
@@ -424,7 +428,7 @@ def test_only_the_refused_feeds_failed_and_the_rest_was_processed(hostile: Hosti
     for record in hostile.records.values():
         assert record.setup == "complete", record.key
         assert record.draft_item_id, record.key
-        assert len(hostile.tasks[record.key]) == 4, record.key
+        assert len(hostile.tasks[record.key]) == len(DEFAULT_STAGES), record.key
 
 
 def test_external_entity_reads_no_file(hostile: HostileRun) -> None:
@@ -497,7 +501,7 @@ def test_script_markup_in_a_title_is_dropped(hostile: HostileRun) -> None:
 
 def test_script_and_jinja_are_escaped_in_the_circulation_emails(hostile: HostileRun) -> None:
     mails = hostile.emails[hostile.keys["script-text"]]
-    assert len(mails) == 4
+    assert len(mails) == len(ON_APPROVAL)
     for subject, html in mails:
         assert SCRIPT_LITERAL in subject
         assert "\n" not in subject
@@ -510,7 +514,7 @@ def test_javascript_links_are_never_linked(hostile: HostileRun) -> None:
     assert record.report["link"] == ""  # the feed's javascript: link was never kept
     assert any("link: not an http(s) address; ignored" in line for line in hostile.logs)
     mails = hostile.emails[record.key]
-    assert len(mails) == 4
+    assert len(mails) == len(ON_APPROVAL)
     for _subject, html in mails:
         assert "javascript:alert(1)" in html  # shown as text: the edited URL reached the mail
         assert not re.search(r"href\s*=\s*[\"']?\s*javascript:", html, re.IGNORECASE)
@@ -760,6 +764,7 @@ def edited(_session_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) 
         assert run_pass(app, today=AS_OF, reminders=False).failures == []
         before = records_of(app)
         pcc = user_email("pcc")
+        finish_draft(sandbox, app, before[_key("untouched-approved")])
         for slug, fields in EDITS.items():
             edit_item(sandbox, app, before[_key(slug)].item_id, pcc, fields)
         edit_item(
@@ -820,7 +825,7 @@ def test_only_the_item_without_a_draft_fails(edited: EditedRun) -> None:
 def test_other_items_in_the_same_run_are_still_processed(edited: EditedRun) -> None:
     good = edited.after[_key("untouched-approved")]
     assert good.status == "Circulated"
-    assert len(edited.emails[good.key]) == 4
+    assert len(edited.emails[good.key]) == len(ON_APPROVAL)
     assert set(edited.after) == set(edited.before)
 
 
@@ -830,7 +835,7 @@ def test_unreadable_task_ids_are_found_again_without_duplicates(edited: EditedRu
     assert {k: v["id"] for k, v in edited.after[key].tasks.items()} == {
         k: v["id"] for k, v in edited.before[key].tasks.items()
     }
-    assert len(edited.task_ids[key]) == 4
+    assert len(edited.task_ids[key]) == len(DEFAULT_STAGES)
 
 
 # --- properties ----------------------------------------------------------------------------------

@@ -61,7 +61,8 @@ def test_seed_case_files_item_draft_and_tasks(sandbox: Sandbox, settings: Any) -
     assert record.deadline == dt.date(2023, 9, 13)
     assert record.police_forces == "N/A"
     assert record.response_required == "Yes"
-    assert record.status == "Drafting"
+    # Status follows the open stage task (issue 11): the Chief Constable's comments first.
+    assert record.status == "Chief Constable comments"
     assert record.setup == "complete"
     assert record.draft_url
     [draft] = _drafts(app)

@@ -20,6 +20,7 @@ CIRCULATION = (
     "circulation_panel",
     "circulation_website",
     "circulation_hmicfrs",
+    "circulation_home_secretary",
 )
 HOSTILE_TITLE = "A & B <script>alert('x')</script>"
 
@@ -37,6 +38,11 @@ def circulation_context(**overrides: Any) -> dict[str, Any]:
         "force_name": "Norfolk Constabulary",
         "approved_by": "giles.orpen-smellie@opcc.example",
         "approved_on": "11 September 2023",
+        "published_url": "https://www.opcc.example/s55/ct-joint/",
+        "office_name": "Office of the Norfolk Police and Crime Commissioner",
+        "commissioner": "Police and Crime Commissioner",
+        "contact_name": "Priya Shah",
+        "contact_phone": "01603 000000",
     }
     context.update(overrides)
     return context

@@ -35,7 +35,7 @@ from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.settings import load_settings
 from tests.service_env import make_settings
-from tests.tenant_edits import edit_item
+from tests.tenant_edits import edit_item, finish_draft
 
 SAMPLE_FEED = Path(automation.__file__).parent / "demo_data" / "sample_feed.xml"
 NOISY = ("urllib3", "msal", "apscheduler.executors.default")
@@ -152,7 +152,8 @@ def test_a_whole_life_leaks_no_secret(
     to_approve = [r for r in records_of(app) if r.draft_item_id]
     assert to_approve, "the sample feed filed no response"
 
-    # approval in the tracker, circulation, then reminders on a few days
+    # the response written, approval in the tracker, circulation, then reminders
+    finish_draft(sandbox, app, to_approve[0])
     edit_item(sandbox, app, to_approve[0].item_id, user_email("pcc"), {"Status": "Approved"})
     for day in (dt.date(2023, 8, 2), dt.date(2023, 8, 9), dt.date(2023, 8, 24)):
         reports.append(run_pass(App(settings), today=day))

@@ -43,6 +43,7 @@ def test_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
         "draft",
         "approval",
         "publish",
+        "portal",
     ]
     assert settings.recipients.panel == ["police.crime.panel@council.example.org"]
 

@@ -72,7 +72,7 @@ def test_json_day_count_and_days_left(filed: Settings, capsys: pytest.CaptureFix
     assert (norfolk["day"], norfolk["days_left"]) == (7, 49)
     records = _records(filed)
     assert seed["marker"] == records[feeds.SEED_TITLE].marker
-    assert seed["status"] == "Drafting"
+    assert seed["status"] == "Chief Constable comments"  # Status follows the stage tasks
     assert seed["owner"] == filed.people.response_owner
     assert seed["item_url"] == records[feeds.SEED_TITLE].web_url
     assert seed["draft_url"] == records[feeds.SEED_TITLE].draft_url != ""
@@ -84,7 +84,14 @@ def test_json_day_count_and_days_left(filed: Settings, capsys: pytest.CaptureFix
 def test_after_the_deadline(filed: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     seed, norfolk = _json(filed, capsys, dt.date(2023, 9, 20))
     assert (seed["day"], seed["days_left"]) == (63, -7)
-    assert seed["overdue"] == ["DEADLINE", "cc_comments", "draft", "approval", "publish"]
+    assert seed["overdue"] == [
+        "DEADLINE",
+        "cc_comments",
+        "draft",
+        "approval",
+        "publish",
+        "portal",  # issue 11: the HMICFRS portal submission is a stage of its own
+    ]
     assert norfolk["days_left"] == 8
     assert "DEADLINE" not in norfolk["overdue"]
 
@@ -123,7 +130,9 @@ def test_csv_and_table_render_the_same_rows(
         assert int(from_csv["day"]) == from_json["day"]
         assert int(from_csv["days_left"]) == from_json["days_left"]
         assert from_csv["draft_url"] == from_json["draft_url"]
-    assert parsed[0]["overdue"] == "DEADLINE; overdue: cc_comments, draft, approval, publish"
+    assert (
+        parsed[0]["overdue"] == "DEADLINE; overdue: cc_comments, draft, approval, publish, portal"
+    )
     assert parsed[1]["overdue"] == "overdue: cc_comments, draft, approval"
 
     table = _status(filed, capsys, as_of, "table").splitlines()

@@ -1,8 +1,14 @@
 """``automation demo``: the whole Section 55 workflow on the local sandbox, end to end.
 
 A bundled sample feed (``automation/demo_data/sample_feed.xml``) is served by an in-process
-sandbox tenant; the real service code files it, the PCC approves the seed report's
-response, the website team publishes it, and reminder digests go out over a few weeks.
+sandbox tenant; the real service code files it; an approval of the unwritten draft is
+refused; the policy officer writes the response, the PCC approves it and, after a short
+hold, it is circulated; the website team member publishes it and the statutory copies go to
+HMICFRS and the Home Secretary; reminder digests go out over a few weeks.
+
+The story stays in 2023: passes run as of the story's days, dates the service writes
+(Approved on) follow the pass's calendar, and the saved emails carry the story's day in
+their Date header (the sandbox, like Exchange, stamps a message when it is really sent).
 Nothing leaves the machine. The story is printed for a reader in the office, and the
 artefacts are written to the output directory:
 
@@ -12,6 +18,9 @@ artefacts are written to the output directory:
 - ``mail/``        every message sent, as ``.eml`` files
 - ``summary.txt``  the printed report
 
+Over 500 lines because the story is one class whose steps read in order (the people's edits
+beside the passes they lead to); the output files are written by ``demo_files``.
+
 Exit code 0 when every step succeeded, 1 when a step reported failures (they are listed),
 2 when the output directory is not one the demo may overwrite.
 """
@@ -19,11 +28,15 @@ Exit code 0 when every step succeeded, 1 when a step reported failures (they are
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
+import email.utils
 import io
 import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,7 +60,8 @@ from automation.cli.demo_files import (
 )
 from automation.cli.sandbox_config import write_config
 from automation.cli.status import render_table
-from automation.domain.calendar import long_date
+from automation.documents import fill_prompts, inspect_draft
+from automation.domain.calendar import LONDON, london_date, long_date
 from automation.domain.record import TrackerRecord
 from automation.domain.text import one_line
 from automation.errors import AutomationError
@@ -60,7 +74,7 @@ from automation.passes import run_pass
 from automation.sandbox.routes.mail import delivered, message_mime
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from automation.settings import Settings, load_settings
+from automation.settings import ApprovalSettings, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +96,18 @@ INTAKE_DAY = dt.date(2023, 8, 8)
 EARLY_REMINDER_DAYS = (dt.date(2023, 8, 9), dt.date(2023, 8, 23))
 APPROVAL_DAY = dt.date(2023, 9, 1)
 PUBLISH_DAY = dt.date(2023, 9, 4)
+# The hold between approval and circulation, shortened for the demo (an office keeps the
+# default 30 minutes); it runs on the real clock.
+DEMO_HOLD_MINUTES = 0.05
+PUBLISHED_PAGE = "https://www.norfolk-pcc.gov.uk/transparency/hmicfrs-reports/counter-terrorism/"
+RESPONSE_TEXT = (
+    "The Commissioner welcomes the report and will hold the Chief Constable to account for "
+    "the force's part in the recommendations through the quarterly accountability meeting."
+)
 LATE_REMINDER_DAYS = (dt.date(2023, 9, 6), dt.date(2023, 9, 14))
 CYCLE_DAY = dt.date(2023, 10, 2)  # the first quarterly progress request after publication
 
+DEFAULT_HOLD_MINUTES = ApprovalSettings().hold_minutes
 TITLE_WIDTH = 44
 DRAFT_WIDTH = 34
 
@@ -125,6 +148,8 @@ class Demo:
     transcript: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     mail_seen: int = 0
+    mail_days: dict[int, dt.date] = field(default_factory=dict)
+    """The story day each delivered message (by position) was sent on."""
     _names: dict[str, str] = field(default_factory=dict)
 
     # -- output ---------------------------------------------------------------------------
@@ -186,6 +211,13 @@ class Demo:
         self.mail_seen = len(everything)
         return fresh
 
+    def run(self, day: dt.date, *, reminders: bool = True) -> RunReport:
+        """One pass of the service as of ``day``; its messages are dated ``day``."""
+        report = run_pass(self.app, today=day, reminders=reminders)
+        for index in range(len(delivered(self.sandbox.tenant))):
+            self.mail_days.setdefault(index, day)
+        return report
+
     def check(self, what: str, report: RunReport) -> None:
         """Keep a run's failures (they make the exit code 1)."""
         self.failures.extend(f"{what}: {line}" for line in report.failures)
@@ -211,7 +243,7 @@ class Demo:
     def step_intake(self) -> None:
         """File the sample feed as of the intake day and show the tracker."""
         self.heading(f"2. New HMICFRS publications ({long_date(INTAKE_DAY)})")
-        report = run_pass(self.app, today=INTAKE_DAY, reminders=False)
+        report = self.run(INTAKE_DAY, reminders=False)
         self.check("intake", report)
         records = self.records()
         decided = {
@@ -273,7 +305,7 @@ class Demo:
     def step_reminders(self, days: Sequence[dt.date]) -> None:
         """Run the daily pass on each day and show the reminder digests sent."""
         for day in days:
-            report = run_pass(self.app, today=day)
+            report = self.run(day)
             self.check(f"daily pass {day.isoformat()}", report)
             digests = [m for m in self.new_mail() if mail_label(m) == "digest"]
             if not digests:
@@ -283,59 +315,119 @@ class Demo:
             for message in digests:
                 self.say(f"  to {first_recipient(message)}: {message.get('subject', '')}")
 
-    def step_approval(self) -> None:
-        """The PCC approves the seed report's response in the tracker; follow-up circulates it."""
-        self.heading(f"4. The PCC approves the response ({long_date(APPROVAL_DAY)})")
-        seed = self.seed()
-        if seed is None:
-            return
+    def item_path(self, record: TrackerRecord) -> str:
+        """The Graph path of a tracker item's fields."""
         ws = self.app.resolve()
-        pcc = self.settings.people.pcc or user_email("pcc")
+        return f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{record.item_id}/fields"
+
+    def complete_task(self, record: TrackerRecord, key: str, upn: str) -> None:
+        """``upn`` ticks the item's task of stage ``key`` off in Planner."""
+        task_id = str((record.tasks.get(key) or {}).get("id") or "")
+        if not task_id:
+            self.failures.append(f"{record.marker}: no {key} task recorded")
+            return
+        task = self.app.planner.get_task(task_id)
         self.as_person(
-            pcc,
+            upn,
             "PATCH",
-            f"/sites/{ws.site_id}/lists/{ws.list_id}/items/{seed.item_id}/fields",
-            json={"Status": "Approved"},
+            f"/planner/tasks/{quote(task_id, safe='')}",
+            json={"percentComplete": 100},
+            headers={"If-Match": str(task["@odata.etag"])},
         )
-        deadline = long_date(seed.deadline) if seed.deadline else "not set"
-        self.say(f"{seed.marker}: {seed.title}")
-        self.say(f"Response deadline: {deadline}")
-        self.say(f"{self.person(pcc)} sets {seed.marker} to Approved in the tracker.")
-        report = run_pass(self.app, today=APPROVAL_DAY, reminders=False)
-        self.check("follow-up", report)
+        self.say(f"{self.person(upn)} marks '{one_line(str(task['title']), 70)}' complete.")
+
+    def write_response(self, record: TrackerRecord, upn: str) -> None:
+        """``upn`` fills every prompt of the draft in Word and saves it to the library."""
+        drive_id = self.app.resolve().drive_id
+        content = self.app.drive.download(drive_id, record.draft_item_id)
+        before = inspect_draft(content)
+        filled = fill_prompts(content, lambda _prompt: RESPONSE_TEXT)
+        self.as_person(
+            upn,
+            "PUT",
+            f"/drives/{quote(drive_id, safe='')}/items/{quote(record.draft_item_id, safe='')}"
+            "/content",
+            data=filled,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        prompts = len(before.prompts) + len(before.unanswered)
+        self.say(
+            f"{self.person(upn)} writes the response in Word: the {plural(prompts, 'prompt')} "
+            "of the template are replaced by the office's text."
+        )
+
+    def approve(self, record: TrackerRecord, upn: str) -> None:
+        """``upn`` sets the item's Status to Approved in the tracker."""
+        self.as_person(upn, "PATCH", self.item_path(record), json={"Status": "Approved"})
+        self.say(f"{self.person(upn)} sets {record.marker} to Approved in the tracker.")
+
+    def say_sent(self, intro: str) -> None:
+        """The messages of the last pass (digests aside)."""
         sent = [m for m in self.new_mail() if mail_label(m) != "digest"]
-        self.say(f"The service emails the approved response ({plural(len(sent), 'email')}):")
+        self.say(f"{intro} ({plural(len(sent), 'email')}):")
         for message in sent:
             names = ", ".join(str(a.get("name", "")) for a in message.get("attachments") or [])
             self.say(
                 f"  {mail_label(message):<16} to {', '.join(message.get('to') or [])}"
                 f"  [{names or 'no attachments'}]"
             )
+
+    def step_approval(self) -> None:
+        """A refused approval of the unwritten draft; the response written; approval, hold,
+        circulation."""
+        self.heading(f"4. The PCC approves the response ({long_date(APPROVAL_DAY)})")
+        seed = self.seed()
+        if seed is None:
+            return
+        pcc = self.settings.people.pcc or user_email("pcc")
+        officer = self.settings.people.response_owner or user_email("policy_officer")
+        deadline = long_date(seed.deadline) if seed.deadline else "not set"
+        self.say(f"{seed.marker}: {seed.title}")
+        self.say(f"Response deadline: {deadline}")
+        self.say()
+        self.approve(seed, pcc)
+        self.say("  (the draft is still the template: its prompts are unanswered)")
+        self.check("follow-up", self.run(APPROVAL_DAY, reminders=False))
+        (refused,) = self.app.tracker.get_many([seed.item_id])
+        self.say(f"Refused. Tracker, 'Why not circulated': {refused.approval_problem}")
+        self.say(f"Tracker: {refused.marker} is back at {refused.status}.")
+        self.say_sent("Nothing is circulated; the response owner is told")
+        self.say()
+        self.write_response(seed, officer)
+        self.complete_task(seed, "cc_comments", officer)
+        self.complete_task(seed, "draft", officer)
+        self.approve(seed, pcc)
+        self.check("follow-up", self.run(APPROVAL_DAY, reminders=False))
+        (held,) = self.app.tracker.get_many([seed.item_id])
+        hold = self.settings.approval.hold_minutes
+        self.say(
+            f"Accepted, and held for {hold * 60:g} seconds in this demo (an office has "
+            f"{DEFAULT_HOLD_MINUTES:g} minutes) to let the PCC change their mind."
+        )
+        self.say_sent("The PCC gets a preview with the PDF")
+        time.sleep(hold * 60 + 0.5)  # the hold runs on the real clock
+        self.check("follow-up", self.run(APPROVAL_DAY, reminders=False))
+        self.say_sent(f"The hold ends; the service circulates {held.marker}")
         self.say_status(seed.item_id)
 
     def step_publish(self) -> None:
-        """The website team completes the publish task; the tracker says Published."""
+        """The website team member publishes it and fills in the page's address; the
+        officer submits it onto the HMICFRS portal; the statutory copies go; Published."""
         self.heading(f"5. The website team publishes it ({long_date(PUBLISH_DAY)})")
         seed = self.seed()
         if seed is None:
             return
-        entry = seed.tasks.get("publish") or {}
-        task_id = str(entry.get("id") or "")
-        if not task_id:
-            self.failures.append(f"{seed.marker}: no publish task recorded")
-            return
-        task = self.app.planner.get_task(task_id)
-        website = user_email("website")
+        website = self.settings.people.website or user_email("website")
+        officer = self.settings.people.response_owner or user_email("policy_officer")
         self.as_person(
-            website,
-            "PATCH",
-            f"/planner/tasks/{quote(task_id, safe='')}",
-            json={"percentComplete": 100},
-            headers={"If-Match": str(task["@odata.etag"])},
+            website, "PATCH", self.item_path(seed), json={"PublishedUrl": PUBLISHED_PAGE}
         )
-        self.say(f"{self.person(website)} marks '{one_line(str(task['title']), 70)}' complete.")
-        report = run_pass(self.app, today=PUBLISH_DAY, reminders=False)
-        self.check("publication", report)
+        self.say(f"{self.person(website)} publishes the response at {PUBLISHED_PAGE}")
+        self.say("  and puts that address in 'Published web page' on the tracker item.")
+        self.complete_task(seed, "publish", website)
+        self.complete_task(seed, "portal", officer)
+        self.check("publication", self.run(PUBLISH_DAY, reminders=False))
+        self.say_sent("The statutory copies go, with the published address")
         self.say_status(seed.item_id)
 
     def step_after_publication(self) -> None:
@@ -359,11 +451,16 @@ class Demo:
                 ("forwarded to Chief Constable", record.forwarded_chief_constable),
                 ("forwarded to Panel", record.forwarded_panel),
                 ("forwarded to HMICFRS", record.forwarded_hmicfrs),
+                ("submitted onto the HMICFRS portal", record.submitted_portal),
                 ("published on website", record.published_on_website),
+                ("forwarded to the Home Secretary", record.forwarded_home_secretary),
             )
             if done
         ]
-        approved = f", approved by {record.approved_by}" if record.approved_by else ""
+        day = london_date(record.approved_on) if record.approved_on else None
+        on = f" on {long_date(day)}" if day else ""
+        name = record.approved_by.partition(" <")[0]
+        approved = f", approved by {name}{on}" if record.approved_by else ""
         self.say(f"Tracker: {record.marker} is now {record.status}{approved}.")
         if ticks:
             self.say(f"Office-use checklist: {', '.join(ticks)}.")
@@ -399,7 +496,8 @@ class Demo:
         for n, entry in enumerate(messages, start=1):
             name = f"{n:02d}-{mail_label(entry)}-{safe_name(first_recipient(entry))}.eml"
             mailbox, message_id = str(entry["mailbox"]), str(entry["message_id"])
-            (mail_dir / name).write_bytes(message_mime(self.sandbox.tenant, mailbox, message_id))
+            mime = message_mime(self.sandbox.tenant, mailbox, message_id)
+            (mail_dir / name).write_bytes(self.story_dated(mime, self.mail_days.get(n - 1)))
         self.heading("Output")
         self.say(f"{self.output}/")
         self.say(f"  drafts/      {plural(count, 'Word draft')}")
@@ -407,6 +505,19 @@ class Demo:
         self.say("  planner.md   the Planner board")
         self.say(f"  mail/        {plural(len(messages), 'email')} (.eml)")
         self.say("  summary.txt  this report")
+
+    @staticmethod
+    def story_dated(mime: bytes, day: dt.date | None) -> bytes:
+        """The message with its Date header on the story's ``day`` (the time kept)."""
+        if day is None:
+            return mime
+        message = email.message_from_bytes(mime, policy=email.policy.default)
+        sent = message["Date"].datetime if message["Date"] else None
+        clock = sent.astimezone(LONDON).time() if sent is not None else dt.time(8, 0)
+        moment = dt.datetime.combine(day, clock, tzinfo=LONDON)
+        del message["Date"]
+        message["Date"] = email.utils.format_datetime(moment)
+        return message.as_bytes()
 
     def planner_markdown(self) -> str:
         """The Planner board as Markdown: one section per bucket."""
@@ -494,6 +605,7 @@ def run_demo(output: Path) -> int:
                 # One at a time: the items are numbered in feed order, so the demo reads
                 # the same every time (the service itself files in parallel).
                 concurrency=1,
+                approval={"hold_minutes": DEMO_HOLD_MINUTES},
                 log_level=level,
                 log_format="text",
             )

@@ -33,12 +33,14 @@ def safe_name(text: str) -> str:
 
 
 def mail_label(entry: dict[str, Any]) -> str:
-    """What a delivered message is: a circulation group, ``digest`` or ``mail``."""
+    """What a delivered message is: a circulation group, ``digest``, ``notice`` or ``mail``."""
     key = str(entry.get("key") or "")
     if "circulation" in key:
         return key.rsplit("-", 1)[-1]
     if "digest" in key:
         return "digest"
+    if "s55-notice" in key:
+        return "notice"
     return "mail"
 
 

@@ -172,6 +172,7 @@ class Doctor:
     def checks(self) -> Iterator[CheckResult]:
         """Every check, in order."""
         yield self._settings()
+        yield self._statutory_recipients()
         yield self._ca_bundle()
         yield self._templates_dir()
         token = self._token()
@@ -225,6 +226,29 @@ class Doctor:
             f"tenant {s.tenant_id}, client {s.client_id}, credential {kind}, "
             f"authority host {_host(s.authority_host)}, graph host {_host(s.graph_url)}, "
             f"state_dir {s.state_dir} writable; {relevance_line(s)}",
+        )
+
+    def _statutory_recipients(self) -> CheckResult:
+        """HMICFRS and the Home Secretary get copies (Police Act 1996 s.55(5), as amended)."""
+        recipients = self.settings.recipients
+        missing = recipients.missing_statutory()
+        if not missing:
+            return _ok(
+                "statutory recipients",
+                f"hmicfrs {', '.join(recipients.hmicfrs)}; "
+                f"home_secretary {', '.join(recipients.home_secretary)}",
+            )
+        names = ", ".join(f"recipients.{group}" for group in missing)
+        if recipients.allow_missing_statutory_recipients:
+            return _ok(
+                "statutory recipients",
+                f"{names} empty: no copy is emailed (allow_missing_statutory_recipients)",
+            )
+        return _fail(
+            "statutory recipients",
+            f"{names} empty: s.55(5) requires copies to HMICFRS and the Home Secretary",
+            "set the address(es) your office sends s.55 copies to, or, if they are sent "
+            "another way, recipients.allow_missing_statutory_recipients = true",
         )
 
     def _ca_bundle(self) -> CheckResult:

@@ -51,12 +51,17 @@ def config_text(
         f"response_owner = {_toml_str(user_email('policy_officer'))}",
         f"pcc = {_toml_str(user_email('pcc'))}",
         f"manager = {_toml_str(user_email('chief_executive'))}",
+        f"website = {_toml_str(user_email('website'))}",
+        'contact_name = "Priya Shah, Policy Officer"',
+        'contact_phone = "01603 000000"',
         "",
         "[recipients]",
         f"chief_constable = [{_toml_str(user_email('chief_constable_office'))}]",
         f"panel = [{_toml_str(user_email('panel'))}]",
         f"website = [{_toml_str(user_email('website'))}]",
         'hmicfrs = ["s55responses@hmicfrs.example.org"]',
+        "# A stand-in: the Home Office address for s.55 copies is the office's to set.",
+        'home_secretary = ["s55.copies@homeoffice.example.org"]',
         "",
     ]
     return "\n".join(lines)

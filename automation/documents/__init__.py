@@ -5,12 +5,13 @@ Other modules import from here; the split keeps each part small.
 
 from __future__ import annotations
 
+from automation.documents.names import attachment_name, draft_filename
+from automation.documents.prompts import DraftCheck, fill_prompts, inspect_draft
 from automation.documents.render import (
     KNOWN_PLACEHOLDERS,
     DraftContext,
     NumberedItem,
     check_template,
-    draft_filename,
     format_long_date,
     render_draft,
     sanitise_text,
@@ -48,12 +49,16 @@ __all__ = [
     "RECOMMENDATIONS_PROMPT",
     "RECOMMENDATION_RESPONSE_PROMPT",
     "RESPONSE_PROMPT",
+    "DraftCheck",
     "DraftContext",
     "NumberedItem",
     "OfficeUseItem",
+    "attachment_name",
     "check_template",
     "draft_filename",
+    "fill_prompts",
     "format_long_date",
+    "inspect_draft",
     "office_use_tag",
     "render_draft",
     "sanitise_text",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -39,10 +38,10 @@ from docx.oxml import parse_xml
 from docxtpl import DocxTemplate, RichText
 from jinja2 import meta
 
+from automation.documents.names import UNSAFE_CHARS as _UNSAFE_CHARS
 from automation.documents.wording import KEY_FINDINGS_PROMPT
 from automation.domain.calendar import long_date
 from automation.domain.publications import Finding
-from automation.domain.text import ELLIPSIS
 from automation.errors import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -85,19 +84,6 @@ KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
         "causes_of_concern",
     }
 )
-
-# XML 1.0 forbids C0 controls other than tab/newline/CR, lone surrogates, U+FFFE and U+FFFF;
-# C1 controls are legal but invisible trouble. Bidi embeddings, overrides and isolates can
-# make text display differently from what it says ("Trojan source"), so they go too.
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
-)
-
-# Characters SharePoint/OneDrive refuse or that break URLs and shells, per the drafts contract.
-_FILENAME_REPLACEMENTS = {":": " -", "/": "-", "\\": "-", "|": "-", "&": "and"}
-_FILENAME_DROP = re.compile(r"[\"*<>?#%~{}]")
-_FILENAME_STEM_MAX = 120
-_FILENAME_FALLBACK = "Section 55 response"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -475,32 +461,3 @@ def check_template(template: Path) -> list[str]:
             if str(exc) not in problems:
                 problems.append(str(exc))
     return problems
-
-
-def draft_filename(title: str, published_on: date) -> str:
-    """A SharePoint-safe file name "YYYY-MM-DD <title>.docx", the stem at most 120 characters.
-
-    Characters SharePoint refuses or that break links (" * : < > ? / \\ | # % ~ & { }) are
-    replaced or dropped, control and bidi characters removed, whitespace collapsed; a title
-    too long is cut at a word boundary and ends with "…". Never empty.
-    """
-    text = unicodedata.normalize("NFC", title)
-    text = _UNSAFE_CHARS.sub("", text)
-    for old, new in _FILENAME_REPLACEMENTS.items():
-        text = text.replace(old, new)
-    text = _FILENAME_DROP.sub(" ", text)
-    text = " ".join(text.split())
-    # SharePoint rejects names containing "_vti_" and names ending with a dot.
-    text = text.replace("_vti_", "_vti ")
-    text = text.strip(" .-")
-    if not text:
-        text = _FILENAME_FALLBACK
-    prefix = f"{published_on.isoformat()} "
-    room = _FILENAME_STEM_MAX - len(prefix)
-    if len(text) > room:
-        cut = text[: room - 1]
-        space = cut.rfind(" ")
-        if space > room // 2:
-            cut = cut[:space]
-        text = cut.rstrip(" .-,;") + ELLIPSIS
-    return f"{prefix}{text}.docx"

@@ -14,6 +14,7 @@ import gc
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import docx
 from docx.oxml.ns import qn
@@ -121,6 +122,27 @@ def office_use_tag(columns: Iterable[str]) -> str:
     return OFFICE_USE_TAG_PREFIX + "+".join(columns)
 
 
+def open_document(content: bytes) -> Any:
+    """A python-docx Document of ``content``.
+
+    Raises:
+        ValueError: ``content`` is not a Word document.
+    """
+    try:
+        return docx.Document(io.BytesIO(content))
+    except Exception as exc:  # python-docx raises zip, XML and key errors for a bad package
+        raise ValueError(f"not a Word document ({type(exc).__name__})") from exc
+
+
+def document_bytes(document: Any) -> bytes:
+    """``document`` saved as .docx bytes (its memory freed: see `drafts.build_draft`)."""
+    out = io.BytesIO()
+    document.save(out)
+    del document
+    gc.collect()  # python-docx keeps each document's XML in cycles
+    return out.getvalue()
+
+
 def tick_office_use(content: bytes, ticked: set[str]) -> bytes:
     """The draft with the office-use check boxes of ``ticked`` tracker columns ticked.
 
@@ -132,10 +154,7 @@ def tick_office_use(content: bytes, ticked: set[str]) -> bytes:
     Raises:
         ValueError: ``content`` is not a Word document.
     """
-    try:
-        document = docx.Document(io.BytesIO(content))
-    except Exception as exc:  # python-docx raises zip, XML and key errors for a bad package
-        raise ValueError(f"not a Word document ({type(exc).__name__})") from exc
+    document = open_document(content)
     for sdt in document.element.body.iter(qn("w:sdt")):
         tag = sdt.find(f"{qn('w:sdtPr')}/{qn('w:tag')}")
         value = "" if tag is None else str(tag.get(qn("w:val")) or "")
@@ -148,8 +167,4 @@ def tick_office_use(content: bytes, ticked: set[str]) -> bytes:
         checked.set(f"{{{_W14}}}val", "1")
         for text in sdt.iter(qn("w:t")):
             text.text = _CHECKED
-    out = io.BytesIO()
-    document.save(out)
-    del document
-    gc.collect()  # python-docx keeps each document's XML in cycles (see drafts.build_draft)
-    return out.getvalue()
+    return document_bytes(document)

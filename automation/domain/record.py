@@ -46,7 +46,10 @@ class TrackerRecord:
     """One tracker item as the jobs see it (a snapshot; ``etag`` guards updates).
 
     ``status`` is the Status choice as read (a :class:`Status` value, or a choice staff
-    added by hand); ``web_url`` is the item's display page (``DispForm.aspx?ID=``).
+    added by hand); ``web_url`` is the item's display page (``DispForm.aspx?ID=``);
+    ``approval`` is the accepted approval the service holds before circulating (who, when,
+    and until when: ``S55Approval``); ``approval_problem`` the one line saying why an
+    approval was refused.
     """
 
     item_id: str
@@ -73,12 +76,16 @@ class TrackerRecord:
     forwarded_chief_constable: bool = False
     forwarded_panel: bool = False
     published_on_website: bool = False
+    forwarded_home_secretary: bool = False
+    published_url: str = ""
+    approval_problem: str = ""
     deadline_rule: str = ""
     setup: SetupState | str = ""
     draft_item_id: str = ""
     tasks: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     mail: dict[str, Any] = field(default_factory=dict)
+    approval: dict[str, Any] = field(default_factory=dict)
     reminders: dict[str, Any] = field(default_factory=dict)
     lease: str = ""
     modified_by: dict[str, Any] = field(default_factory=dict)

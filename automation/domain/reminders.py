@@ -59,8 +59,16 @@ TRIAGE_WHAT = "Decide whether to respond"
 """The ``what`` of an undecided item's triage task reminders."""
 TRIAGE_ROLE = "triage"
 """`StageState.role` of the triage task of an undecided item."""
-ROLE_ORDER: tuple[str, ...] = ("draft", "approval", "publish")
-"""Stage roles that wait for every stage of the roles before them to be completed."""
+WAITS_FOR: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "approval": frozenset({"draft"}),
+        "publish": frozenset({"draft", "approval"}),
+        "portal": frozenset({"draft", "approval"}),
+    }
+)
+"""Stage roles that cannot start until every stage of the named roles is completed: the PCC
+approves a written draft; only an approved response is published or submitted onto the
+HMICFRS portal (the two side by side)."""
 
 
 def _frozen_links(links: Mapping[str, str]) -> Mapping[str, str]:
@@ -350,17 +358,13 @@ class _Series:
             stages = tuple(s for s in stages if s.role == TRIAGE_ROLE)
         else:
             stages = tuple(s for s in stages if s.role != TRIAGE_ROLE)
-        waiting_for = {
-            role for role in ROLE_ORDER if any(s.role == role and not s.completed for s in stages)
-        }
+        unfinished = {s.role for s in stages if not s.completed}
         chosen: dict[str, StageState] = {}
         for stage in stages:
             if stage.completed or stage.due is None or stage.key in chosen:
                 continue
-            if stage.role in ROLE_ORDER:
-                earlier = ROLE_ORDER[: ROLE_ORDER.index(stage.role)]
-                if waiting_for.intersection(earlier):
-                    continue  # cannot start yet: nothing about it
+            if unfinished & WAITS_FOR.get(stage.role, frozenset()):
+                continue  # cannot start yet: nothing about it
             chosen[stage.key] = stage
         return list(chosen.values())
 

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from automation.domain.deadlines import is_working_day, next_working_day, previous_working_day
 
-StageRole = Literal["chief_constable_comments", "draft", "approval", "publish", ""]
+StageRole = Literal["chief_constable_comments", "draft", "approval", "publish", "portal", ""]
 """What a stage means to the workflow ("" for a plain task); settings validate against it."""
 STAGE_ROLES: frozenset[str] = frozenset(get_args(StageRole))
 
@@ -30,12 +30,13 @@ class StageSpec:
         key: stable identifier of the stage (used in task bookkeeping).
         title: task title shown in Planner.
         bucket: Planner bucket name.
-        assignee: user principal name; "" means the configured response owner, "pcc" and
-            "manager" the people settings name.
+        assignee: user principal name; "" means the configured response owner, "pcc",
+            "manager" and "website" the people settings name.
         anchor: whether ``offset_days`` counts from publication or from the deadline.
         offset_days: days after (positive) or before (negative) the anchor.
         role: what the stage means to the workflow: "chief_constable_comments", "draft",
-            "approval", "publish", or "" for a plain task.
+            "approval", "publish", "portal" (the HMICFRS portal submission), or "" for a
+            plain task.
     """
 
     key: str
@@ -85,12 +86,22 @@ DEFAULT_STAGES: tuple[StageSpec, ...] = (
     ),
     StageSpec(
         key="publish",
-        title="Publish on the website and submit to HMICFRS",
+        title="Publish the response on the website",
+        bucket="Publish and submit",
+        # The website team member (people.website), else the response owner.
+        assignee="website",
+        anchor=Anchor.DEADLINE,
+        offset_days=-1,
+        role="publish",
+    ),
+    StageSpec(
+        key="portal",
+        title="Submit the response onto the HMICFRS portal",
         bucket="Publish and submit",
         assignee="",
         anchor=Anchor.DEADLINE,
         offset_days=-1,
-        role="publish",
+        role="portal",
     ),
 )
 """The stages the service plans when settings name none (`Settings.stages` is built from these).

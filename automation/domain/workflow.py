@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 
 from automation.domain.calendar import long_date
@@ -43,9 +44,14 @@ CIRCULATION_DONE: frozenset[Status] = frozenset(
 """Statuses in which the approved response has already been circulated (or never will be)."""
 
 REMINDERS_STOP: frozenset[Status] = frozenset(
-    {Status.CIRCULATED, Status.PUBLISHED, Status.CLOSED, Status.NOT_REQUIRED}
+    {Status.PUBLISHED, Status.CLOSED, Status.NOT_REQUIRED}
 )
-"""Statuses for which no reminder of any kind is sent (compare with `status_in`)."""
+"""Statuses for which no reminder of any kind is sent (compare with `status_in`).
+
+Not *Circulated*: a circulated response is not yet published (the statutory act), nor its
+copies sent to HMICFRS and the Home Secretary, so its owner is still reminded and escalated
+up to (and past) the deadline. *Published* is set only once all of that is done.
+"""
 
 DEADLINE_MET: frozenset[Status] = frozenset({Status.CIRCULATED, Status.PUBLISHED})
 """Statuses in which the response went out, so a passed deadline is not flagged as missed."""
@@ -57,6 +63,33 @@ BEFORE_APPROVAL: frozenset[Status] = frozenset(
     {Status.TRIAGE, Status.DRAFTING, Status.CHIEF_CONSTABLE_COMMENTS, Status.PCC_APPROVAL}
 )
 """Statuses in which a person's "No" still stops the work (nothing approved or sent yet)."""
+
+STAGE_STATUSES: tuple[tuple[str, Status], ...] = (
+    ("chief_constable_comments", Status.CHIEF_CONSTABLE_COMMENTS),
+    ("draft", Status.DRAFTING),
+    ("approval", Status.PCC_APPROVAL),
+)
+"""The Status each stage before approval gives the item while its task is open (stage role)."""
+
+WORKING: frozenset[Status] = frozenset(status for _, status in STAGE_STATUSES)
+"""Statuses the service moves with the stage tasks (a person's other choices are left)."""
+
+EARLIER_ROLES: tuple[str, ...] = ("chief_constable_comments", "draft")
+"""Stages whose tasks must be done (or deleted: a stage the office skips) before approval."""
+
+
+def stage_status(open_roles: Iterable[str]) -> Status:
+    """The Status of an item whose stage tasks of ``open_roles`` are still open.
+
+    The first open stage in workflow order names it (Chief Constable comments, then
+    Drafting, then PCC approval); with none open the response awaits approval.
+    """
+    still_open = set(open_roles)
+    for role, status in STAGE_STATUSES:
+        if role in still_open:
+            return status
+    return Status.PCC_APPROVAL
+
 
 REASON_MAX = 255
 """The longest TriageReason the service writes."""

@@ -135,6 +135,11 @@ COLUMNS: tuple[dict[str, Any], ...] = (
     _bool("ForwardedToChiefConstable", "Forwarded to Chief Constable"),
     _bool("ForwardedToPanel", "Forwarded to Police and Crime Panel"),
     _bool("PublishedOnWebsite", "Published on OPCC website"),
+    _bool("ForwardedToHomeSecretary", "Forwarded to the Home Secretary"),
+    # The web address of the published response, filled in by the website team: it is
+    # sent to HMICFRS and the Home Secretary. Multi-line: links can exceed 255 characters.
+    _text("PublishedUrl", "Published web page", multiline=True),
+    _text("ApprovalProblem", "Why not circulated"),
     # bookkeeping (hidden)
     _text("S55DeadlineRule", "Deadline rule", hidden=True),
     _text("S55Setup", "Intake step", hidden=True),
@@ -142,6 +147,7 @@ COLUMNS: tuple[dict[str, Any], ...] = (
     _text("S55Tasks", "Planner task ids", hidden=True, multiline=True),
     _text("S55Report", "Report details", hidden=True, multiline=True),
     _text("S55Mail", "Mail sent", hidden=True, multiline=True),
+    _text("S55Approval", "Approval held", hidden=True, multiline=True),
     _text("S55Reminders", "Reminders sent", hidden=True, multiline=True),
     _text("S55Lease", "Work lease", hidden=True),
 )
@@ -153,7 +159,7 @@ COLUMN_SELECT = (
     "text,number,dateTime,choice,boolean"
 )
 """Column reads name ``hidden`` (and the type facets), or hidden columns are left out."""
-_JSON_COLUMNS = ("S55Tasks", "S55Report", "S55Mail", "S55Reminders")
+_JSON_COLUMNS = ("S55Tasks", "S55Report", "S55Mail", "S55Approval", "S55Reminders")
 
 
 # -- record <-> fields --------------------------------------------------------------------------
@@ -240,12 +246,16 @@ def record_from_item(
         forwarded_chief_constable=bool(fields.get("ForwardedToChiefConstable")),
         forwarded_panel=bool(fields.get("ForwardedToPanel")),
         published_on_website=bool(fields.get("PublishedOnWebsite")),
+        forwarded_home_secretary=bool(fields.get("ForwardedToHomeSecretary")),
+        published_url=str(fields.get("PublishedUrl") or "").strip(),
+        approval_problem=str(fields.get("ApprovalProblem") or ""),
         deadline_rule=str(fields.get("S55DeadlineRule") or ""),
         setup=setup_state(str(fields.get("S55Setup") or "")),
         draft_item_id=str(fields.get("S55DraftItemId") or ""),
         tasks=_json_field(fields, "S55Tasks"),
         report=_json_field(fields, "S55Report"),
         mail=_json_field(fields, "S55Mail"),
+        approval=_json_field(fields, "S55Approval"),
         reminders=_json_field(fields, "S55Reminders"),
         lease=str(fields.get("S55Lease") or ""),
         modified_by=dict(item.get("lastModifiedBy") or {}),

@@ -2,7 +2,7 @@
 
 When to work, without costing an idle pass a Graph request:
 
-- publications follow-up marked Published in this pass (its report's actions say so), and
+- publications follow-up marked Published in this pass (``RunReport.published``), and
   any left pending by an earlier pass (local state ``recommendations.pending``, written
   before the first row is made, so a crash cannot forget them);
 - once a day (local state ``recommendations.day``): every Published response whose rows
@@ -44,19 +44,7 @@ from automation.jobs.report import RunReport
 log = logging.getLogger(__name__)
 
 STATE = "recommendations"
-PUBLISHED_ACTION = " published on the website"
-"""The end of follow-up's action line when it marks a response Published."""
 TITLE_MAX = 255
-
-
-def published_in(report: RunReport) -> list[str]:
-    """Publication keys follow-up marked Published in this pass (from its action lines)."""
-    keys = []
-    for line in report.actions:
-        key, _, text = line.partition(": ")
-        if text.endswith(PUBLISHED_ACTION) and not text.startswith("would "):
-            keys.append(key)
-    return list(dict.fromkeys(keys))
 
 
 def row_fields(
@@ -225,5 +213,5 @@ class Recommendations:
 
 
 def run(app: Services, report: RunReport, *, today: dt.date) -> None:
-    """The recommendations job of a pass: after follow-up (uses its actions)."""
-    Recommendations(app, report, today=today).run(published_in(report))
+    """The recommendations job of a pass: after follow-up (uses what it published)."""
+    Recommendations(app, report, today=today).run(list(dict.fromkeys(report.published)))

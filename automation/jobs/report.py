@@ -18,6 +18,8 @@ class RunReport:
     failures: list[str] = field(default_factory=list)
     filed: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+    """Publication keys this pass set to *Published* (the recommendations list follows)."""
     unfinished: list[str] = field(default_factory=list)
     """Items left for a later pass on purpose (another instance's lease, a send whose outcome
     is still being confirmed): not failures, but the pass must come back to them."""

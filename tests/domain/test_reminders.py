@@ -368,17 +368,33 @@ def test_weekly_day_moves_off_bank_holidays_within_the_week() -> None:
 
 
 @pytest.mark.parametrize(
-    "status", ["Circulated", "Published", "Closed", "Not required", "not required", "CLOSED "]
+    "status", ["Published", "Closed", "Not required", "not required", "CLOSED "]
 )
 def test_finished_statuses_get_no_reminders(status: str) -> None:
     for day in every_day(PUBLISHED, date(2023, 9, 30)):
         assert due_reminders([make_item(status=status)], today=day, policy=WITH_SUMMARY) == []
 
 
-@pytest.mark.parametrize("status", ["Triage", "Drafting", "PCC approval", "Approved", "On hold"])
+# Circulated is open (issue 11): the response is not yet published, nor copied to HMICFRS
+# and the Home Secretary, so reminders and escalation go on until Published.
+@pytest.mark.parametrize(
+    "status", ["Triage", "Drafting", "PCC approval", "Approved", "Circulated", "On hold"]
+)
 def test_open_statuses_still_get_reminders(status: str) -> None:
     produced = due_reminders([make_item(status=status)], today=DEADLINE, policy=POLICY)
     assert "deadline:2023-09-13" in {r.reminder_id for r in produced}
+
+
+def test_publishing_stops_everything_from_that_day() -> None:
+    published_on = date(2023, 9, 10)
+    produced = simulate(
+        every_day(PUBLISHED, date(2023, 9, 30)),
+        lambda day, sent: make_item(
+            sent=sent, status="Published" if day >= published_on else "Circulated"
+        ),
+    )
+    expected = [row for row in FULL_RUN if row[0] < "2023-09-10"]
+    assert rows(produced) == sorted(expected)
 
 
 def test_unknown_due_date_gives_no_reminders_for_that_stage() -> None:

@@ -35,6 +35,7 @@ def test_default_stages_for_the_seed() -> None:
         "draft": date(2023, 8, 23),  # deadline - 21, a Wednesday
         "approval": date(2023, 9, 1),  # deadline - 10 is Sunday 3 Sep -> Friday
         "publish": date(2023, 9, 12),  # deadline - 1
+        "portal": date(2023, 9, 12),  # deadline - 1 (issue 11: the HMICFRS portal stage)
     }
     assert [p.spec for p in planned] == list(DEFAULT_STAGES)
 
@@ -45,7 +46,8 @@ def test_default_stage_keys_and_titles_are_the_production_ones() -> None:
         ("cc_comments", "Invite the Chief Constable's comments", "Chief Constable comments"),
         ("draft", "Draft the response", "Drafting"),
         ("approval", "PCC approval", "PCC approval"),
-        ("publish", "Publish on the website and submit to HMICFRS", "Publish and submit"),
+        ("publish", "Publish the response on the website", "Publish and submit"),
+        ("portal", "Submit the response onto the HMICFRS portal", "Publish and submit"),
     ]
 
 
@@ -55,13 +57,16 @@ def test_default_stage_roles_and_owner_placeholder() -> None:
         "draft",
         "approval",
         "publish",
+        "portal",
     ]
-    # "" is the response owner; the approval goes to the PCC named in settings.
-    assert [s.assignee for s in DEFAULT_STAGES] == ["", "", "pcc", ""]
+    # "" is the response owner; the approval goes to the PCC named in settings, publishing
+    # to the website team member (people.website, else the owner).
+    assert [s.assignee for s in DEFAULT_STAGES] == ["", "", "pcc", "website", ""]
     assert [(s.anchor, s.offset_days) for s in DEFAULT_STAGES] == [
         (Anchor.PUBLICATION, 7),
         (Anchor.DEADLINE, -21),
         (Anchor.DEADLINE, -10),
+        (Anchor.DEADLINE, -1),
         (Anchor.DEADLINE, -1),
     ]
 
@@ -116,13 +121,15 @@ def test_a_stage_due_on_the_filing_day_is_rebased_too() -> None:
 
 def test_late_stages_are_spread_over_the_working_days_left() -> None:
     # Norfolk PEEL (deadline Thursday 7 September) filed on Wednesday 30 August: the
-    # Chief Constable, draft and approval stages are past; publication (6 Sep) is not.
+    # Chief Constable, draft and approval stages are past; publication and the HMICFRS
+    # portal (both 6 Sep) are not.
     deadline = date(2023, 9, 7)
     planned = plan_stages(date(2023, 7, 14), deadline, DEFAULT_STAGES, today=date(2023, 8, 30))
     assert [p.due for p in planned] == [
         date(2023, 9, 1),
         date(2023, 9, 4),
         date(2023, 9, 5),
+        date(2023, 9, 6),
         date(2023, 9, 6),
     ]
     # Filed two days before the deadline: fewer days than stages, so they start at once.

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from automation.documents import fill_prompts
 from automation.domain.calendar import utc_stamp
 from automation.domain.recommendations import RecommendationRow
 from automation.domain.record import TrackerRecord
-from automation.errors import ConflictError, GraphError, PreconditionFailedError
+from automation.errors import ConflictError, GraphError, NotFoundError, PreconditionFailedError
 from automation.graph.batch import Op
 from automation.graph.calendar import CalendarEvent, EventSpec
 from automation.graph.mail import Attachment, SendResult
@@ -43,8 +44,10 @@ LIST_URL = "https://opcc.test/sites/OPCC/Lists/Section55Tracker"
 SERVICE = {"user": {"displayName": "Section 55 service", "email": ""}}
 
 
-def _error(kind: type[PreconditionFailedError | ConflictError], what: str) -> Exception:
-    status = 412 if kind is PreconditionFailedError else 409
+def _error(
+    kind: type[PreconditionFailedError | ConflictError | NotFoundError], what: str
+) -> Exception:
+    status = {PreconditionFailedError: 412, ConflictError: 409, NotFoundError: 404}[kind]
     return kind(status=status, code="fake", message=what, request_id="", method="", url=what)
 
 
@@ -188,6 +191,17 @@ class FakeTaskBoard:
     def list_tasks(self, plan_id: str) -> list[dict[str, Any]]:
         return [dict(t) for t in self.tasks.values() if t["planId"] == plan_id]
 
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        if task_id not in self.tasks:
+            raise _error(NotFoundError, task_id)
+        return {**self.tasks[task_id], "@odata.etag": f'W/"{task_id}"'}
+
+    def update_task(
+        self, task_id: str, etag: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        self.tasks[task_id].update(changes)
+        return None
+
     def create_tasks(self, specs: Mapping[str, TaskSpec]) -> dict[str, str | Exception]:
         created: dict[str, str | Exception] = {}
         for key, spec in specs.items():
@@ -219,6 +233,14 @@ class FakeDraftLibrary:
         found = self.files.get(path)
         return None if found is None else {k: v for k, v in found.items() if k != "content"}
 
+    def get_item(self, drive_id: str, item_id: str) -> dict[str, Any]:
+        for path, found in self.files.items():
+            if found["id"] == item_id:
+                folder = path.rsplit("/", 1)[0]
+                item = {k: v for k, v in found.items() if k != "content"}
+                return {**item, "parentReference": {"path": f"/drive/root:/{folder}"}}
+        raise _error(NotFoundError, item_id)
+
     def ensure_folder(self, drive_id: str, path: str) -> dict[str, Any]:
         self.folders.add(path)
         return {"id": f"folder:{path}", "name": path.rsplit("/", 1)[-1], "folder": {}}
@@ -236,8 +258,10 @@ class FakeDraftLibrary:
         path = f"{folder_path}/{name}"
         if path in self.files and conflict == "fail":
             raise _error(ConflictError, path)
+        # Replacing a file's content keeps its id, as in SharePoint.
+        known = self.files.get(path)
         item = {
-            "id": f"file-{next(self._ids)}",
+            "id": known["id"] if known is not None else f"file-{next(self._ids)}",
             "name": name,
             "webUrl": f"{self.web_root}/{path}",
             "content": content,
@@ -588,6 +612,7 @@ def fake_settings(state_dir: Path, **overrides: Any) -> Settings:
         "people": {"response_owner": POLICY.upn, "pcc": PCC.upn, "manager": MANAGER.upn},
         "recipients": RECIPIENTS,
         "concurrency": 1,
+        "approval": {"hold_minutes": 0},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -622,6 +647,16 @@ def services(state_dir: Path, **overrides: Any) -> FakeServices:
 def as_services(fakes: FakeServices) -> Services:
     """The fakes as the jobs' ``Services`` (mypy checks that they are one)."""
     return fakes
+
+
+def finish_draft(services_: FakeServices, item_id: str) -> None:
+    """The policy officer writes the response and ticks off the stages before approval."""
+    record = services_.tracker.record(item_id)
+    for found in services_.drive.files.values():
+        if found["id"] == record.draft_item_id:
+            found["content"] = fill_prompts(found["content"], lambda _: "The PCC's response.")
+    for key in ("cc_comments", "draft"):
+        services_.planner.complete_by(record.tasks[key]["id"], POLICY.id)
 
 
 def filed(state_dir: Path, item: rss.Item, *, today: dt.date) -> tuple[FakeServices, str]:

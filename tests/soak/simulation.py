@@ -114,6 +114,8 @@ class Year:
         # As in production (10 minutes against passes a day apart), the window is shorter
         # than a simulated day: each day lasts at least DAY_SECONDS (see `run`).
         self.monkeypatch.setenv("AUTOMATION_MAIL__CONFIRM_MINUTES", "0.01")
+        # A simulated day is under a second: an approval's hold would outlast the year.
+        self.monkeypatch.setenv("AUTOMATION_APPROVAL__HOLD_MINUTES", "0")
         self.rng = random.Random(self.seed)
         self.pubs = publications()
         self.state_dir = self.tmp / "state"

@@ -8,8 +8,9 @@ its Planner tasks, never through the service:
 * the stage owners complete their tasks, most on time, some late (so overdue notices and
   escalations happen);
 * the PCC approves, either by setting Status *Approved* or by completing the approval task;
-* the website team publishes a circulated response, by ticking *Published on website* or
-  by completing the publish task.
+* the officer writes the response into the draft before ticking off the drafting task;
+* the website team publishes a circulated response and fills in its web address (sometimes
+  also completing the publish task); the officer completes the HMICFRS portal task.
 
 Who does what to which item is a pure function of the item's key (seeded), so a run can be
 repeated.
@@ -30,7 +31,7 @@ from automation.domain.record import TrackerRecord
 from automation.domain.workflow import Status
 from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
-from tests.tenant_edits import as_user, edit_item
+from tests.tenant_edits import as_user, edit_item, write_response
 
 OFFICER = user_email("policy_officer")
 PCC = user_email("pcc")
@@ -108,13 +109,15 @@ class Staff:
                     self._complete(approval, PCC)
         elif status == Status.CIRCULATED:
             publish_rng = _rng(record.key, f"publish{day.isoformat()}")
-            if publish_rng.random() < 0.4:
+            if publish_rng.random() < 0.4 and not record.published_url:
+                # The published address is what HMICFRS and the Home Secretary are sent.
+                url = f"https://www.opcc.example.org/s55/{record.item_id}/"
+                self._edit(record, WEBSITE, {"PublishedUrl": url})
                 if publish_rng.random() < 0.5:
-                    self._edit(record, WEBSITE, {"PublishedOnWebsite": True})
-                else:
                     task = self._task(record, tasks, "publish")
                     if task:
                         self._complete(task, WEBSITE)
+            self._complete_when_due(day, record, tasks, "portal", late=late)
 
     def _complete_when_due(
         self, day: dt.date, record: TrackerRecord, tasks: dict[str, Any], key: str, *, late: int
@@ -124,6 +127,10 @@ class Staff:
             return
         due = london_date(task.get("dueDateTime"))
         if due is not None and day >= due + dt.timedelta(days=late):
+            if key == "draft":
+                # The response is written before the drafting task is ticked off.
+                write_response(self.sandbox, self.observer, record, OFFICER)
+                self.actions += 1
             self._complete(task, OFFICER)
             task["percentComplete"] = 100
 
