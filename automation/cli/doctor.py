@@ -5,6 +5,7 @@ indented ``fix:`` hint. Checks go on after a failure where they can; without a t
 Graph checks are reported as skipped. Nothing is sent to anyone: the mailbox check creates
 and deletes a draft, the library check writes and deletes a probe file. Output never holds a
 secret or a token (every line also goes through the log redactor).
+(Over 500 lines: one short function per check, in the order doctor prints them.)
 """
 
 from __future__ import annotations

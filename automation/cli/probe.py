@@ -9,6 +9,7 @@ Sent Items check sends one tagged message to the office's own mailbox and delete
 Exit codes: 0 all as assumed (or differing in a way the service handles), 1 something
 differs that the service cannot handle (or a scratch object could not be deleted), 2 the
 probe cannot run (settings, token, site access, permission to create the scratch list).
+(Over 500 lines: each check is small, and they share the scratch objects and their cleanup.)
 
 Why over 400 lines: seven independent checks, each with its reading of what it saw; they
 share the scratch objects and their cleanup, which is the point of keeping them together.

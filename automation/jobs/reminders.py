@@ -16,7 +16,7 @@ key and stamp); a send whose outcome is unknown stays pending until the mailbox 
 it or ``mail.confirm_minutes`` have passed (:mod:`automation.jobs.confirm`). The day of
 each person's digest is recorded too (``"days"``: recipient -> ISO date), so a second pass
 on the same day sends that person nothing new: what fell due after the digest waits for
-the next working day.
+the next working day. (Over 500 lines: reading, sending and recording share one pass's state.)
 """
 
 from __future__ import annotations
