@@ -371,3 +371,40 @@ def test_circulation_emails_read_as_the_office_wrote_them(
             "Norfolk PCC response - Counter Terrorism Joint Inspection - National security"
             " - 1 September 2023.pdf"
         )
+
+
+def test_a_dry_run_names_each_email_and_its_addresses_and_sends_nothing(
+    sandbox: Sandbox, filed: tuple[Settings, TrackerRecord]
+) -> None:
+    settings, record = filed
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record, finish=False)
+
+    def dry(day: dt.date) -> list[str]:
+        sandbox.clear_log()
+        report = run_pass(App(settings), today=day, reminders=False, dry_run=True)
+        assert report.failures == []
+        assert delivered_since == len(delivered(sandbox.tenant))
+        return report.actions
+
+    delivered_since = len(delivered(sandbox.tenant))
+    [line] = dry(APPROVAL_DAY)
+    assert "would refuse the approval of S55-1 by " in line
+    assert "prompt" in line
+    finish_draft(sandbox, app, record)
+    lines = dry(APPROVAL_DAY)
+    for group in ON_APPROVAL:
+        to = ", ".join(settings.recipients.addresses(group))
+        assert any(
+            line.endswith(f"would email the response to {group} ({to})") for line in lines
+        ), lines
+    _pass(settings)
+    publish(sandbox, app, record)
+    delivered_since = len(delivered(sandbox.tenant))
+    lines = dry(dt.date(2023, 9, 4))
+    for group in ON_PUBLICATION:
+        to = ", ".join(settings.recipients.addresses(group))
+        assert any(
+            line.endswith(f"would email the published response to {group} ({to})") for line in lines
+        ), lines
+    assert _record(app).status == "Circulated"

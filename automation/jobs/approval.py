@@ -85,19 +85,34 @@ class ApprovalStep(ItemStep):
             else:
                 self.circulate(record, attempt)
             return
-        if self.dry_run:
-            self.report.action(
-                record.key, f"check the approval of {record.marker} by {attempt.who}"
-            )
-            return
         docx = self.app.drive.download(self.drive_id, self.draft_id(record))
         problems = gate_problems(self.app, record, attempt, self.board, docx)
-        if problems:
+        if self.dry_run:
+            self.would(record, attempt, problems)
+        elif problems:
             self.refuse(record, attempt, problems)
         elif self.hold_minutes <= 0:
             self.circulate(record, attempt)
         else:
             self.hold(record, attempt)
+
+    def would(self, record: TrackerRecord, attempt: Attempt, problems: list[str]) -> None:
+        """A dry run's lines for an approval: refused and why, or held, and each email."""
+        if problems:
+            self.report.action(
+                record.key,
+                f"refuse the approval of {record.marker} by {attempt.who}: {'; '.join(problems)}",
+            )
+            return
+        if self.hold_minutes > 0:
+            self.report.action(
+                record.key,
+                f"hold the approval of {record.marker} by {attempt.who} for "
+                f"{self.hold_minutes:g} minutes (a preview to the approver), then",
+            )
+        for group in self.groups():
+            if group.name not in record.mail:
+                self.would_send(record, group, "the response")
 
     @property
     def hold_minutes(self) -> float:
@@ -238,7 +253,7 @@ class ApprovalStep(ItemStep):
         if self.dry_run:
             for group in self.groups():
                 if group.name not in record.mail:
-                    self.report.action(record.key, f"email the response to {group.name}")
+                    self.would_send(record, group, "the response")
             return
         # The approval goes in the same write as the lease, so a crash cannot lose who
         # approved: a later write by the service would hide it from the item's last editor.

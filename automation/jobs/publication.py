@@ -103,7 +103,7 @@ class PublicationStep(ItemStep):
         if unsent:
             if self.dry_run:
                 for group in unsent:
-                    self.report.action(record.key, f"email the published response to {group.name}")
+                    self.would_send(record, group, "the published response")
                 return
             if not claim(self.app, record):
                 self.report.later(record.key, f"copies of {record.marker}: another instance has it")
