@@ -63,20 +63,37 @@ class ApprovalStep(ItemStep):
 
     def step(self, record: TrackerRecord, tasks: Mapping[str, Mapping[str, Any]]) -> None:
         """Act on the item's approval, if any (the item is not yet circulated)."""
-        attempt: Attempt | None = None
-        if record.status == Status.APPROVED:
-            attempt = tracker_attempt(self.app, record)
-        elif "approval" in tasks:
-            attempt = planner_attempt(self.app, tasks["approval"]["task"])
+        held = held_attempt(record)
+        if self.started(record):
+            # A circulation under way goes on under the approval that started it (the gate
+            # let it through; part of it has gone): neither a later approver nor Status
+            # set back after the hold changes who approved what the others receive.
+            started_by = held or self.attempt(record, tasks)
+            if started_by is None:
+                raise ItemError(
+                    record.key,
+                    "S55Approval",
+                    "part of the circulation was sent but no approval is recorded; "
+                    "set Status to Approved to send the rest",
+                )
+            if record.status != Status.APPROVED:
+                self.report.action(
+                    record.key,
+                    f"{record.marker}: Status is {record.status} but the circulation had "
+                    f"begun; it is finished as approved by {started_by.who}",
+                )
+            self.circulate(record, started_by)
+            return
+        if held is not None and held.source == "planner" and record.status != Status.APPROVED:
+            # A Planner approval the service accepted said Approved on the item; a person
+            # set Status back during the hold: cancelled (and the task reopened).
+            self.cancel(record)
+            return
+        attempt = self.attempt(record, tasks)
         if attempt is None:
             if record.approval:
                 self.cancel(record)
             return
-        if self.started(record):
-            # A circulation under way goes on: the gate let it through before a crash.
-            self.circulate(record, attempt)
-            return
-        held = held_attempt(record)
         if held is not None and held.attempt_id == attempt.attempt_id:
             until = circulates_at(str(record.approval.get("since") or ""), self.hold_minutes)
             now = dt.datetime.now(dt.UTC)
@@ -95,6 +112,16 @@ class ApprovalStep(ItemStep):
             self.circulate(record, attempt)
         else:
             self.hold(record, attempt)
+
+    def attempt(
+        self, record: TrackerRecord, tasks: Mapping[str, Mapping[str, Any]]
+    ) -> Attempt | None:
+        """The approval the item stands for now: Status Approved, or the task completed."""
+        if record.status == Status.APPROVED:
+            return tracker_attempt(self.app, record)
+        if "approval" in tasks:
+            return planner_attempt(self.app, tasks["approval"]["task"])
+        return None
 
     def would(self, record: TrackerRecord, attempt: Attempt, problems: list[str]) -> None:
         """A dry run's lines for an approval: refused and why, or held, and each email."""

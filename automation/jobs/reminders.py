@@ -49,6 +49,7 @@ from automation.jobs.lease import claim
 from automation.jobs.ports import Services
 from automation.jobs.report import RunReport
 from automation.mailrender import MailRenderer
+from automation.settings import RECIPIENT_GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,10 @@ def allowed_addresses(app: Services) -> set[str]:
         settings.people.pcc,
         settings.people.manager,
         *(settings.stage_assignee(stage) for stage in settings.stages),
+        *settings.approvers,
     }
-    for group in ("chief_constable", "panel", "website", "hmicfrs"):
-        found.update(getattr(settings.recipients, group))
+    for group in RECIPIENT_GROUPS:
+        found.update(settings.recipients.addresses(group))
     return {address.casefold() for address in found if address}
 
 

@@ -41,7 +41,13 @@ T = TypeVar("T")
 
 FEED_URL = "https://feeds.test/hmicfrs/rss"
 LIST_URL = "https://opcc.test/sites/OPCC/Lists/Section55Tracker"
-SERVICE = {"user": {"displayName": "Section 55 service", "email": ""}}
+SERVICE = {
+    # The service's own writes as SharePoint is reported to show app-only edits: a
+    # "SharePoint App" user next to the application (the sandbox shows the application
+    # alone; the approval gate must tell both from a person).
+    "user": {"displayName": "SharePoint App"},
+    "application": {"id": "c", "displayName": "Section 55 service"},
+}
 
 
 def _error(

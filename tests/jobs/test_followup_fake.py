@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
+from typing import Any
 
 from automation.domain.workflow import Status
+from automation.errors import BadRequestError
+from automation.graph.mail import SendResult
 from automation.jobs.followup import FollowUp, mail_key
+from automation.jobs.gate import is_service_write
 from automation.jobs.intake import Intake
 from automation.jobs.report import RunReport
+from automation.settings import ApprovalSettings
 from tests import feeds
 from tests.jobs import fakes
 
@@ -89,3 +95,118 @@ def test_a_completed_approval_task_approves_and_circulates(tmp_path: Path) -> No
     assert record.status == Status.CIRCULATED
     assert record.approved_by == f"{fakes.PCC.display_name} <{fakes.PCC.upn}>"
     assert len(services.mail.sent) == len(ON_APPROVAL)
+
+
+def test_status_set_back_during_the_hold_of_a_planner_approval_cancels_it(
+    tmp_path: Path,
+) -> None:
+    services, item_id = filed(tmp_path)
+    services.settings = services.settings.model_copy(
+        update={"approval": ApprovalSettings(hold_minutes=0.002)}
+    )
+    task_id = services.tracker.record(item_id).tasks["approval"]["id"]
+    fakes.finish_draft(services, item_id)
+    services.planner.complete_by(task_id, fakes.PCC.id)
+    follow_up(services)
+    held = services.tracker.record(item_id)
+    assert held.status == Status.APPROVED  # accepted and held: the preview went to the PCC
+    assert held.approval["source"] == "planner"
+    assert [m.to for m in services.mail.sent] == [(fakes.PCC.upn,)]
+    # The PCC changes their mind and sets Status back; the hold has ended by the next pass.
+    services.tracker.edit(
+        item_id, {"Status": "PCC approval"}, by=fakes.PCC.display_name, email=fakes.PCC.upn
+    )
+    time.sleep(0.2)
+    report = follow_up(services)
+    follow_up(services)
+    assert [m.to for m in services.mail.sent] == [(fakes.PCC.upn,)]  # nothing circulated
+    after = services.tracker.record(item_id)
+    assert after.status == Status.PCC_APPROVAL
+    assert after.approval == {}
+    assert services.planner.tasks[task_id]["percentComplete"] < 100  # reopened
+    assert any("cancelled" in line for line in report.actions)
+
+
+def test_a_held_planner_approval_is_not_taken_for_the_services_own_editor(
+    tmp_path: Path,
+) -> None:
+    # The service wrote Approved for the PCC's Planner approval; the version's editor is
+    # the service ("SharePoint App" and this application), never an approver to refuse.
+    services, item_id = filed(tmp_path)
+    services.settings = services.settings.model_copy(
+        update={"approval": ApprovalSettings(hold_minutes=0.002)}
+    )
+    task_id = services.tracker.record(item_id).tasks["approval"]["id"]
+    fakes.finish_draft(services, item_id)
+    services.planner.complete_by(task_id, fakes.PCC.id)
+    follow_up(services)
+    time.sleep(0.2)
+    follow_up(services)
+    record = services.tracker.record(item_id)
+    assert record.status == Status.CIRCULATED, record.approval_problem
+    assert record.approved_by == f"{fakes.PCC.display_name} <{fakes.PCC.upn}>"
+    circulated = [m for m in services.mail.sent if m.to != (fakes.PCC.upn,)]
+    assert len(circulated) == len(ON_APPROVAL)
+
+
+def test_the_services_own_identity_is_told_from_a_person() -> None:
+    settings = fakes.fake_settings(Path("unused"))
+    app = fakes.as_services(fakes.FakeServices(settings))
+    person = {"user": {"displayName": "Sarah Taylor", "email": fakes.PCC.upn}}
+    assert not is_service_write(app, person)
+    # A person working through another app keeps their own user.
+    assert not is_service_write(app, {**person, "application": {"id": "teams"}})
+    assert is_service_write(app, {"application": {"id": settings.client_id}})
+    assert is_service_write(app, {"user": {"displayName": "SharePoint App"}})
+    assert is_service_write(app, fakes.SERVICE)
+
+
+class _RefusesOnce(fakes.FakeOutbox):
+    """Sent Items as usual, but the first send to ``address`` is refused (a 400)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def send(self, **kwargs: Any) -> SendResult:
+        if self.address in kwargs["to"]:
+            self.address = ""
+            raise BadRequestError(
+                status=400,
+                code="ErrorInvalidRecipients",
+                message="refused",
+                request_id="",
+                method="POST",
+                url="sendMail",
+            )
+        return super().send(**kwargs)
+
+
+def test_a_circulation_begun_is_finished_under_the_approval_that_began_it(
+    tmp_path: Path,
+) -> None:
+    services, item_id = filed(tmp_path)
+    services.mail = _RefusesOnce(fakes.RECIPIENTS["panel"][0])
+    fakes.finish_draft(services, item_id)
+    services.tracker.edit(
+        item_id, {"Status": "Approved"}, by=fakes.PCC.display_name, email=fakes.PCC.upn
+    )
+    report = RunReport()
+    FollowUp(services, report, today=TODAY, intake=Intake(services, report, today=TODAY)).run()
+    assert report.failures  # the Panel's send was refused; the Chief Constable has it
+    begun = services.tracker.record(item_id)
+    assert "chief_constable" in begun.mail
+    assert "panel" not in begun.mail
+    # Someone who is not an approver sets Status back and then Approved again: the rest
+    # of the circulation goes out as the PCC approved it, not as theirs.
+    for status in ("PCC approval", "Approved"):
+        services.tracker.edit(
+            item_id, {"Status": status}, by=fakes.POLICY.display_name, email=fakes.POLICY.upn
+        )
+    follow_up(services)
+    follow_up(services)
+    record = services.tracker.record(item_id)
+    assert record.status == Status.CIRCULATED
+    assert record.approved_by == f"{fakes.PCC.display_name} <{fakes.PCC.upn}>"
+    assert sorted(set(record.mail) & set(ON_APPROVAL)) == sorted(ON_APPROVAL)
+    assert len([m for m in services.mail.sent if m.key.endswith("-panel")]) == 1

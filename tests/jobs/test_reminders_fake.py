@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from automation.jobs.reminders import Reminders, sent_entries
+from automation.jobs.reminders import Reminders, allowed_addresses, sent_entries
 from automation.jobs.report import RunReport
+from automation.settings import RECIPIENT_GROUPS
 from tests import feeds
 from tests.jobs import fakes
 
@@ -55,3 +56,28 @@ def test_a_digest_already_in_sent_items_is_recorded_not_sent_again(tmp_path: Pat
 
     assert services.mail.sent == first
     assert len(sent_entries(services.tracker.record(item_id))) >= len(PEOPLE)
+
+
+def test_every_address_the_settings_name_is_allowed_and_no_other(tmp_path: Path) -> None:
+    # Each recipient group (the Home Secretary's too) and a deputy approver: a circulation,
+    # a preview or a refusal notice may go to them; the soak's audit checks every email
+    # against this set.
+    groups = {group: [f"{group}@example.org"] for group in RECIPIENT_GROUPS}
+    services = fakes.services(
+        tmp_path,
+        recipients=groups,
+        people={
+            "response_owner": fakes.POLICY.upn,
+            "pcc": fakes.PCC.upn,
+            "manager": fakes.MANAGER.upn,
+            "approvers": [fakes.PCC.upn, "Deputy.PCC@example.org"],
+        },
+    )
+    allowed = allowed_addresses(fakes.as_services(services))
+    assert allowed == {
+        *(f"{group}@example.org" for group in RECIPIENT_GROUPS),
+        fakes.POLICY.upn.casefold(),
+        fakes.PCC.upn.casefold(),
+        fakes.MANAGER.upn.casefold(),
+        "deputy.pcc@example.org",
+    }
