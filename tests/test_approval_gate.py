@@ -24,7 +24,7 @@ from automation.sandbox.seed import user_email
 from automation.sandbox.server import Sandbox
 from automation.settings import Settings
 from tests import feeds
-from tests.service_env import make_settings
+from tests.service_env import graph_writes, make_settings
 from tests.tenant_edits import as_user, complete_stage_task, edit_item, finish_draft
 from tests.test_followup import PUBLISHED_URL, approve_in_tracker, publish
 
@@ -408,3 +408,34 @@ def test_a_dry_run_names_each_email_and_its_addresses_and_sends_nothing(
             line.endswith(f"would email the published response to {group} ({to})") for line in lines
         ), lines
     assert _record(app).status == "Circulated"
+
+
+def test_an_empty_statutory_group_keeps_the_response_short_of_published_and_says_so(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    base = make_settings(sandbox, tmp_path / "base")
+    without = {**base.recipients.model_dump(), "home_secretary": []}
+    settings, record = _setup(sandbox, tmp_path, recipients=without)
+    app = App(settings)
+    approve_in_tracker(sandbox, app, record)
+    _pass(settings)
+    publish(sandbox, app, record)
+    for _ in range(2):  # loud every pass, the item's line written once
+        sandbox.clear_log()
+        report = run_pass(App(settings), today=dt.date(2023, 9, 4), reminders=False)
+        [failure] = report.failures
+        assert "recipients.home_secretary empty in the settings" in failure
+        assert "allow_missing_statutory_recipients" in failure
+    assert graph_writes(sandbox) == []  # the second pass: nothing new to write
+    stuck = _record(app)
+    assert stuck.status == "Circulated"  # reminders go on
+    assert "Not sent to the Home Secretary" in stuck.approval_problem
+    assert sorted(_sent(sandbox, "circulation")) == sorted((*ON_APPROVAL, "hmicfrs"))
+    # The address set: the copy goes at the next pass, and the response is Published.
+    fixed = make_settings(sandbox, tmp_path / "state")
+    _pass(fixed, dt.date(2023, 9, 5))
+    final = _record(app)
+    assert final.status == "Published"
+    assert final.approval_problem == ""
+    assert final.forwarded_home_secretary
+    assert sorted(_sent(sandbox, "circulation")) == sorted(ON_APPROVAL + ON_PUBLICATION)

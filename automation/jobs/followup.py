@@ -35,7 +35,7 @@ from automation.domain.workflow import (
     declined,
     status_in,
 )
-from automation.errors import AutomationError
+from automation.errors import AutomationError, PreconditionFailedError
 from automation.graph.tracker_list import ItemVersion
 from automation.jobs.approval import ApprovalStep
 from automation.jobs.circulation import GROUPS, Group, Outgoing, mail_key, write
@@ -207,25 +207,39 @@ class FollowUp:
             self.completed_tasks()
         if status_in(record.status, TERMINAL):
             return
-        self.follow_stages(record)
+        if not self.follow_stages(record):
+            return  # changed by a person since it was read: the next pass reads it again
         if record.status not in CIRCULATION_DONE:
             self.approvals.step(record, tasks)
         if record.status == Status.CIRCULATED:
             self.publication.step(record, tasks)
 
-    def follow_stages(self, record: TrackerRecord) -> None:
-        """Move Status with the stage tasks before approval (Chief Constable comments, ...)."""
+    def follow_stages(self, record: TrackerRecord) -> bool:
+        """Move Status with the stage tasks before approval (Chief Constable comments, ...).
+
+        False when the item changed since it was read (the write is conditional on its etag).
+        """
         if not status_in(record.status, WORKING):
-            return
+            return True
         wanted = work_status(self.app, record, self.board)
         if wanted == record.status:
-            return
+            return True
         if self.dry_run:
             self.report.action(record.key, f"{record.marker}: Status {wanted}")
-            return
-        write(self.app, record, {"Status": wanted.value})
+            return True
+        try:
+            # If-Match: a person who changed the item since it was read (set Approved, say)
+            # is not overwritten; the next pass reads it again.
+            written = self.app.tracker.patch(
+                record.item_id, {"Status": wanted.value}, etag=record.etag or None
+            )
+        except PreconditionFailedError:
+            self.report.later(record.key, f"{record.marker} changed while read; Status next pass")
+            return False
+        record.etag = str(written.get("@odata.etag") or record.etag)
         record.status = wanted
         self.report.action(record.key, f"{record.marker} is at {wanted}")
+        return True
 
     def honour_no(self, record: TrackerRecord) -> None:
         """A person decided no response is needed: stop the work and say who decided.

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 from automation.documents import OFFICE_USE, tick_office_use
 from automation.domain.record import TrackerRecord
 from automation.domain.workflow import Status
+from automation.errors import ItemError
 from automation.jobs.approval import stage_key
 from automation.jobs.circulation import (
     LABELS,
@@ -108,6 +109,8 @@ class PublicationStep(ItemStep):
             if not claim(self.app, record):
                 self.report.later(record.key, f"copies of {record.marker}: another instance has it")
                 return
+            if not record.draft_item_id:
+                raise ItemError(record.key, "S55DraftItemId", "published but no draft recorded")
             pdf = self.app.drive.download_pdf(self.drive_id, record.draft_item_id)
             pdf_name = self.outgoing.pdf_name(record)
             confirmed = [self.send_group(record, group, pdf_name, pdf, b"") for group in unsent]
@@ -116,7 +119,7 @@ class PublicationStep(ItemStep):
         fields: dict[str, Any] = {}
         if not record.published_on_website:
             fields["PublishedOnWebsite"] = True
-        if record.approval_problem.startswith("Not sent to"):
+        if record.approval_problem.startswith("Not sent to") and not self.statutory_note():
             fields["ApprovalProblem"] = ""
         if fields:
             # The publish task before the tick: the tick is what a later pass trusts.
@@ -124,8 +127,41 @@ class PublicationStep(ItemStep):
             self.write(record, fields, "published on the website")
             record.published_on_website = True
             record.approval_problem = str(fields.get("ApprovalProblem", record.approval_problem))
-        if portal in ("done", "gone", "none"):
+        if portal in ("done", "gone", "none") and self.statutory_ok(record, claimed=bool(unsent)):
             self.finish(record)
+
+    def statutory_ok(self, record: TrackerRecord, *, claimed: bool) -> bool:
+        """Whether every statutory copy can have gone: else the item says which cannot.
+
+        A statutory group without an address (``recipients.hmicfrs``/``home_secretary``
+        empty, not allowed by ``allow_missing_statutory_recipients``) keeps the response
+        short of *Published* (reminders go on) and fails the pass, naming the setting. The
+        lease this pass ``claimed`` for the other copies is let go.
+        """
+        note = self.statutory_note()
+        if not note:
+            return True
+        fields: dict[str, Any] = {"S55Lease": ""} if claimed else {}
+        if record.approval_problem != note:
+            fields["ApprovalProblem"] = note
+        if fields and not self.dry_run:
+            write(self.app, record, fields)
+            record.approval_problem = note
+        self.report.failure(record.key, f"{record.marker}: {note}")
+        return False
+
+    def statutory_note(self) -> str:
+        """The item's problem line while a statutory group has no address ("" when none)."""
+        recipients = self.settings.recipients
+        missing = recipients.missing_statutory()
+        if not missing or recipients.allow_missing_statutory_recipients:
+            return ""
+        return (
+            f"Not sent to {' and '.join(LABELS[group] for group in missing)}: "
+            f"{', '.join(f'recipients.{group}' for group in missing)} empty in the settings; "
+            "set the address (or allow_missing_statutory_recipients = true) and the copy "
+            "goes at the next pass"
+        )
 
     def address_ok(self, record: TrackerRecord, groups: list[Group]) -> bool:
         """Whether the published address can go out; else the item says why (once)."""
@@ -166,7 +202,11 @@ class PublicationStep(ItemStep):
         try:
             ticked_content = tick_office_use(content, ticked)
         except ValueError as exc:
-            log.warning("%s: the draft's boxes are left as they are (%s)", record.key, exc)
+            self.report.action(
+                record.key,
+                f"{record.marker}: the draft's office-use check boxes could not be ticked "
+                f"({exc}); tick them in Word",
+            )
             return
         if ticked_content == content:
             return

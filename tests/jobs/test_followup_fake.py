@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,35 @@ def test_a_circulation_begun_is_finished_under_the_approval_that_began_it(
     assert record.approved_by == f"{fakes.PCC.display_name} <{fakes.PCC.upn}>"
     assert sorted(set(record.mail) & set(ON_APPROVAL)) == sorted(ON_APPROVAL)
     assert len([m for m in services.mail.sent if m.key.endswith("-panel")]) == 1
+
+
+class _EditedWhileRead(fakes.FakeTracker):
+    """The PCC sets Approved just before the service's first Status write lands."""
+
+    def __init__(self, pcc_edit: dict[str, Any]) -> None:
+        super().__init__()
+        self.pcc_edit = pcc_edit
+
+    def patch(
+        self, item_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> dict[str, Any]:
+        if "Status" in fields and self.pcc_edit:
+            edit, self.pcc_edit = self.pcc_edit, {}
+            self.edit(item_id, edit, by=fakes.PCC.display_name, email=fakes.PCC.upn)
+        return super().patch(item_id, fields, etag=etag)
+
+
+def test_status_moved_with_the_tasks_never_overwrites_a_persons_edit(tmp_path: Path) -> None:
+    services, item_id = filed(tmp_path)
+    racing = _EditedWhileRead({"Status": "Approved"})
+    racing.items, racing.history = services.tracker.items, services.tracker.history
+    racing._version = services.tracker._version  # etags go on from the same counter
+    services.tracker = racing
+    record = services.tracker.record(item_id)
+    for key in ("cc_comments", "draft"):  # Status would move to PCC approval
+        services.planner.complete_by(record.tasks[key]["id"], fakes.POLICY.id)
+    report = RunReport()
+    FollowUp(services, report, today=TODAY, intake=Intake(services, report, today=TODAY)).run()
+    assert report.failures == []
+    assert services.tracker.record(item_id).status == Status.APPROVED  # the PCC's, kept
+    assert any("changed while read" in line for line in report.unfinished)
