@@ -98,9 +98,8 @@ def test_a_completed_approval_task_approves_and_circulates(tmp_path: Path) -> No
     assert len(services.mail.sent) == len(ON_APPROVAL)
 
 
-def test_status_set_back_during_the_hold_of_a_planner_approval_cancels_it(
-    tmp_path: Path,
-) -> None:
+def _held_planner_approval(tmp_path: Path) -> tuple[fakes.FakeServices, str, str]:
+    """The PCC completes the approval task of a finished draft; the pass holds it (0.12 s)."""
     services, item_id = filed(tmp_path)
     services.settings = services.settings.model_copy(
         update={"approval": ApprovalSettings(hold_minutes=0.002)}
@@ -109,6 +108,13 @@ def test_status_set_back_during_the_hold_of_a_planner_approval_cancels_it(
     fakes.finish_draft(services, item_id)
     services.planner.complete_by(task_id, fakes.PCC.id)
     follow_up(services)
+    return services, item_id, task_id
+
+
+def test_status_set_back_during_the_hold_of_a_planner_approval_cancels_it(
+    tmp_path: Path,
+) -> None:
+    services, item_id, task_id = _held_planner_approval(tmp_path)
     held = services.tracker.record(item_id)
     assert held.status == Status.APPROVED  # accepted and held: the preview went to the PCC
     assert held.approval["source"] == "planner"
@@ -133,14 +139,7 @@ def test_a_held_planner_approval_is_not_taken_for_the_services_own_editor(
 ) -> None:
     # The service wrote Approved for the PCC's Planner approval; the version's editor is
     # the service ("SharePoint App" and this application), never an approver to refuse.
-    services, item_id = filed(tmp_path)
-    services.settings = services.settings.model_copy(
-        update={"approval": ApprovalSettings(hold_minutes=0.002)}
-    )
-    task_id = services.tracker.record(item_id).tasks["approval"]["id"]
-    fakes.finish_draft(services, item_id)
-    services.planner.complete_by(task_id, fakes.PCC.id)
-    follow_up(services)
+    services, item_id, _task = _held_planner_approval(tmp_path)
     time.sleep(0.2)
     follow_up(services)
     record = services.tracker.record(item_id)
