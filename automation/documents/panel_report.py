@@ -19,7 +19,6 @@ from typing import Any
 import jinja2
 from docx.shared import Mm
 from docxtpl import InlineImage
-from PIL import Image, ImageDraw, ImageFont
 
 from automation.documents.render import _jinja_env, _open_template, _read_template
 from automation.domain.calendar import long_date
@@ -61,6 +60,9 @@ def _day(value: date | None) -> str:
 
 def chart_png(counts: Sequence[tuple[str, int]], *, title: str) -> bytes:
     """A horizontal bar chart of ``counts`` (label, number) as PNG bytes."""
+    # Imported here: only `automation report panel` draws (the service never does).
+    from PIL import Image, ImageDraw, ImageFont
+
     width, bar_height, gap, left, top = 1400, 44, 18, 430, 80
     height = top + len(counts) * (bar_height + gap) + 30
     image = Image.new("RGB", (width, height), "white")

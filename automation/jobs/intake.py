@@ -51,6 +51,7 @@ from automation.domain.workflow import (
     SetupState,
     Status,
     initial_status,
+    stage_status,
 )
 from automation.drafts import build_draft, draft_folder, draft_key, draft_name
 from automation.errors import (
@@ -500,6 +501,8 @@ class Intake:
             fire_and_rescue_service=self.settings.fire_and_rescue_service,
         )
         status = initial_status(relevance.decision)
+        if status is Status.DRAFTING:
+            status = self.first_stage_status()
         setup = SetupState.NONE if relevance.decision == Decision.NO else SetupState.FILED
         fields: dict[str, Any] = {
             "Title": shorten(pub.title, 255),
@@ -653,10 +656,16 @@ class Intake:
             "S55Lease": "",
         }
         if record.status in ("", Status.TRIAGE):
-            final["Status"] = Status.DRAFTING.value
+            final["Status"] = self.first_stage_status().value
         if not record.response_owner and self.settings.people.response_owner:
             final["ResponseOwner"] = self.settings.people.response_owner
         self.finish(record, details, final)
+
+    def first_stage_status(self) -> Status:
+        """Where a response starts: the stage its new tasks put it at (Chief Constable
+        comments with the default stages), as follow-up computes it, so the next pass has no
+        Status to correct."""
+        return stage_status(stage.role for stage in self.settings.stages)
 
     def setup_triage(self, record: TrackerRecord, *, fresh: bool) -> None:
         """A triage task for a publication a person must decide on."""

@@ -19,8 +19,6 @@ import io
 import logging
 import re
 
-from pypdf import PdfReader
-
 from automation.reports.findings import Block
 
 logger = logging.getLogger(__name__)
@@ -52,6 +50,10 @@ def pdf_text(data: bytes, *, max_pages: int = MAX_PAGES) -> str:
     Raises:
         ValueError: the bytes are not a readable PDF.
     """
+    # Imported here: pypdf costs a long-running service about 25 MB that only a pass with a
+    # PDF report to read needs.
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages[:max_pages]]
