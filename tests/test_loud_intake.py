@@ -89,7 +89,7 @@ def test_backfill_reads_every_page_and_files_the_past_as_historic(
     records = _records(app)
     assert sorted(records) == ["1", "2", "3", "4", "5", "6"]
     for part in ("1", "2"):
-        assert records[part].status == "Drafting"
+        assert records[part].status == "Chief Constable comments"  # the first stage
         assert records[part].tasks
     for part in ("3", "4", "5", "6"):
         assert records[part].status == "Closed"
@@ -120,7 +120,7 @@ def test_backfill_with_tasks_sets_up_the_past_too(
     argv = ["backfill", "--since", "2023-05-01", "--as-of", AS_OF, "--with-tasks"]
     assert main([*argv, "--config", str(config)]) == ExitCode.OK
     record = _records(_app(sandbox, tmp_path))["4"]
-    assert record.status == "Drafting"
+    assert record.status == "Chief Constable comments"  # the first stage
     assert record.tasks
 
 

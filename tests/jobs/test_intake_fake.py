@@ -42,7 +42,7 @@ def test_a_new_publication_is_filed_once_with_draft_and_one_task_per_stage(
     (record,) = services.tracker.all()
     assert report.filed == [record.key]
     assert record.key.endswith("norfolk-2023-25")
-    assert record.status == Status.DRAFTING
+    assert record.status == Status.CHIEF_CONSTABLE_COMMENTS  # its first stage
     assert record.setup == SetupState.COMPLETE
     assert record.published_on == dt.date(2023, 8, 4)
     (path,) = services.drive.files
