@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from automation.domain.record import TrackerRecord
@@ -42,6 +42,7 @@ from automation.jobs.circulation import GROUPS, Group, Outgoing, mail_key, write
 from automation.jobs.decisions import (
     complete_recorded_task,
     decision_reason,
+    recorded_task_id,
     version_setting,
 )
 from automation.jobs.gate import work_status
@@ -109,14 +110,46 @@ class FollowUp:
             found = MARKER.match(title)
             if not found:
                 continue
-            for stage in watched:
-                if title.startswith(f"[S55-{found.group(1)}] {stage.title}"):
-                    out[str(task["id"])] = {
-                        "item_id": found.group(1),
-                        "role": stage.role,
-                        "task": task,
-                    }
+            role = next(
+                (s.role for s in watched if title.startswith(f"[S55-{found.group(1)}] {s.title}")),
+                "",  # retitled by hand, or not a stage's: see `resolve_roles`
+            )
+            out[str(task["id"])] = {"item_id": found.group(1), "role": role, "task": task}
         return out
+
+    def resolve_roles(
+        self, pending: dict[str, dict[str, Any]], by_item: Mapping[str, TrackerRecord]
+    ) -> list[str]:
+        """Give completed tasks whose title names no stage the role of their recorded stage.
+
+        A task staff retitled is still the stage task the item recorded (``S55Tasks``), so
+        its completion counts. Those that are no stage's task of their item are dropped from
+        ``pending`` and returned, to be marked handled (not read again).
+        """
+        dropped = []
+        for task_id, info in list(pending.items()):
+            if info["role"]:
+                continue
+            record = by_item.get(info["item_id"])
+            if record is None:
+                del pending[task_id]  # the item is gone: nothing to do, nothing to remember
+                continue
+            role = next(
+                (
+                    stage.role
+                    for stage in self.settings.stages
+                    if stage.role in WATCHED_ROLES
+                    and recorded_task_id(record, stage.key) == task_id
+                ),
+                "",
+            )
+            if role:
+                info["role"] = role
+                log.info("%s: task %s (retitled) is its %s task", record.key, task_id, role)
+            else:
+                del pending[task_id]
+                dropped.append(task_id)
+        return dropped
 
     # -- the pass ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -131,10 +164,10 @@ class FollowUp:
         need = [info["item_id"] for info in pending.values() if info["item_id"] not in by_item]
         for record in self.get_records(list(dict.fromkeys(need))):
             by_item[record.item_id] = record
+        newly_handled: list[str] = self.resolve_roles(pending, by_item)
         task_roles: dict[str, dict[str, dict[str, Any]]] = {}
         for tid, info in pending.items():
             task_roles.setdefault(info["item_id"], {})[info["role"]] = {"id": tid, **info}
-        newly_handled: list[str] = []
         for item_id, record in by_item.items():
             try:
                 self.handle(record, task_roles.get(item_id, {}))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from automation.domain.record import TrackerRecord
 from automation.domain.workflow import Status
 from automation.errors import BadRequestError
 from automation.graph.mail import SendResult
@@ -242,3 +243,45 @@ def test_status_moved_with_the_tasks_never_overwrites_a_persons_edit(tmp_path: P
     assert report.failures == []
     assert services.tracker.record(item_id).status == Status.APPROVED  # the PCC's, kept
     assert any("changed while read" in line for line in report.unfinished)
+
+
+class _CountingTracker(fakes.FakeTracker):
+    """Counts the item reads follow-up makes for completed tasks (``get_many``)."""
+
+    reads = 0
+
+    def get_many(self, item_ids: Sequence[str]) -> list[TrackerRecord]:
+        if item_ids:
+            self.reads += 1
+        return super().get_many(item_ids)
+
+
+def test_a_retitled_approval_task_still_approves_and_a_staff_task_is_read_once(
+    tmp_path: Path,
+) -> None:
+    services, item_id = filed(tmp_path)
+    counting = _CountingTracker()
+    counting.items, counting.history = services.tracker.items, services.tracker.history
+    counting._version = services.tracker._version
+    services.tracker = counting
+    follow_up(services)  # reads the list once: nothing is approved yet
+    record = services.tracker.record(item_id)
+    task_id = record.tasks["approval"]["id"]
+    # Staff retitle the approval task, and add a task of their own with the item's marker.
+    services.planner.tasks[task_id]["title"] = "[S55-1] Sarah to sign off (was PCC approval)"
+    own = "task-own"
+    services.planner.tasks[own] = {
+        **services.planner.tasks[task_id],
+        "id": own,
+        "title": "[S55-1] Ring the Chief Constable's office",
+    }
+    services.planner.complete_by(own, fakes.POLICY.id)
+    fakes.finish_draft(services, item_id)
+    services.planner.complete_by(task_id, fakes.PCC.id)
+    follow_up(services)
+    after = services.tracker.record(item_id)
+    assert after.status == Status.CIRCULATED  # the retitled task was the approval
+    assert len(services.mail.sent) == len(ON_APPROVAL)
+    reads = counting.reads
+    follow_up(services)
+    assert counting.reads == reads  # neither task is read again
