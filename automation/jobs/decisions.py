@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from automation.domain.record import TrackerRecord
@@ -22,10 +22,42 @@ from automation.jobs.ports import Services
 log = logging.getLogger(__name__)
 
 
-def editor_name(identity: dict[str, Any]) -> str:
-    """A person's name (or email) from an identity set; "" for an application or nobody."""
-    user = identity.get("user") if isinstance(identity, dict) else None
-    if not isinstance(user, dict):
+SERVICE_USER_NAMES = frozenset({"sharepoint app"})
+"""Display names SharePoint gives an app-only write's ``user`` (reported field behaviour: an
+item written with an application token shows "SharePoint App" as its editor)."""
+
+
+def is_service_write(app: Services, identity: Mapping[str, Any]) -> bool:
+    """Whether a version's ``lastModifiedBy`` is the service's own write, not a person's.
+
+    The service writes with an application token: the identity names this app
+    (``application.id`` = ``client_id``), or SharePoint shows a user without an address
+    called "SharePoint App". A person working through another app (Teams, the mobile app)
+    keeps their own user, with an address.
+    """
+    application = identity.get("application")
+    own_id = app.settings.client_id.casefold()
+    if isinstance(application, Mapping) and str(application.get("id") or "").casefold() == own_id:
+        return True
+    user = identity.get("user")
+    if not isinstance(user, Mapping):
+        return True
+    name = str(user.get("displayName") or "").strip().casefold()
+    return not user.get("email") and name in SERVICE_USER_NAMES
+
+
+def person(app: Services, identity: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``user`` of a person's write; None for the service's own (or nobody's)."""
+    user = identity.get("user") if isinstance(identity, Mapping) else None
+    if not isinstance(user, Mapping) or is_service_write(app, identity):
+        return None
+    return user
+
+
+def editor_name(app: Services, identity: Mapping[str, Any]) -> str:
+    """A person's name (or email) from an identity set; "" for the service or nobody."""
+    user = person(app, identity)
+    if user is None:
         return ""
     return str(user.get("displayName") or user.get("email") or "").strip()
 
@@ -69,7 +101,7 @@ def decided_by(app: Services, record: TrackerRecord, decision: Decision) -> str:
     version = version_setting(history, "ResponseRequired", {decision.value})
     if version is None and decision is Decision.NO:
         version = version_setting(history, "Status", {Status.NOT_REQUIRED.value})
-    return editor_name(version.modified_by if version else record.modified_by)
+    return editor_name(app, version.modified_by if version else record.modified_by)
 
 
 def recorded_task_id(record: TrackerRecord, key: str) -> str:

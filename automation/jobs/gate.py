@@ -23,7 +23,7 @@ from automation.domain.calendar import london_today, parse_stamp, utc_stamp
 from automation.domain.record import TrackerRecord
 from automation.domain.workflow import EARLIER_ROLES, Status, stage_status
 from automation.errors import NotFoundError, PreconditionFailedError
-from automation.jobs.decisions import recorded_task_id, version_setting
+from automation.jobs.decisions import person, recorded_task_id, version_setting
 from automation.jobs.ports import Services
 
 log = logging.getLogger(__name__)
@@ -69,30 +69,6 @@ def held_attempt(record: TrackerRecord) -> Attempt | None:
     )
 
 
-SERVICE_USER_NAMES = frozenset({"sharepoint app"})
-"""Display names SharePoint gives an app-only write's ``user`` (reported field behaviour: an
-item written with an application token shows "SharePoint App" as its editor)."""
-
-
-def is_service_write(app: Services, identity: Mapping[str, Any]) -> bool:
-    """Whether a version's ``lastModifiedBy`` is the service's own write, not a person's.
-
-    The service writes with an application token: the identity names this app
-    (``application.id`` = ``client_id``), or SharePoint shows a user without an address
-    called "SharePoint App". A person working through another app (Teams, the mobile app)
-    keeps their own user, with an address.
-    """
-    application = identity.get("application")
-    own_id = app.settings.client_id.casefold()
-    if isinstance(application, Mapping) and str(application.get("id") or "").casefold() == own_id:
-        return True
-    user = identity.get("user")
-    if not isinstance(user, Mapping):
-        return True
-    name = str(user.get("displayName") or "").strip().casefold()
-    return not user.get("email") and name in SERVICE_USER_NAMES
-
-
 def tracker_attempt(app: Services, record: TrackerRecord) -> Attempt:
     """The approval that made the item say Approved, from its version history.
 
@@ -107,8 +83,8 @@ def tracker_attempt(app: Services, record: TrackerRecord) -> Attempt:
         identity, on, version_id = record.modified_by, record.modified, f"at-{record.modified}"
     else:
         identity, on, version_id = version.modified_by, version.modified, version.version_id
-    user = identity.get("user") if isinstance(identity, dict) else None
-    if isinstance(user, dict) and not is_service_write(app, identity):
+    user = person(app, identity)
+    if user is not None:
         return Attempt(
             attempt_id=f"tracker:{version_id}",
             source="tracker",

@@ -12,8 +12,8 @@ from automation.domain.record import TrackerRecord
 from automation.domain.workflow import Status
 from automation.errors import BadRequestError
 from automation.graph.mail import SendResult
+from automation.jobs.decisions import is_service_write
 from automation.jobs.followup import FollowUp, mail_key
-from automation.jobs.gate import is_service_write
 from automation.jobs.intake import Intake
 from automation.jobs.report import RunReport
 from automation.settings import ApprovalSettings
