@@ -301,10 +301,12 @@ class ItemStep:
             if recipients.addresses(group.name)
         ]
 
-    def would_send(self, record: TrackerRecord, group: Group, what: str) -> None:
-        """A dry run's line for an email it would send: the group and its addresses."""
-        to = ", ".join(self.settings.recipients.addresses(group.name))
-        self.report.action(record.key, f"email {what} to {group.name} ({to})")
+    def would_send(self, record: TrackerRecord, groups: Sequence[Group], what: str) -> None:
+        """A dry run's lines for the emails it would send: each unsent group, its addresses."""
+        for group in groups:
+            if group.name not in record.mail:
+                to = ", ".join(self.settings.recipients.addresses(group.name))
+                self.report.action(record.key, f"email {what} to {group.name} ({to})")
 
     def send_group(
         self, record: TrackerRecord, group: Group, pdf_name: str, pdf: bytes, docx: bytes

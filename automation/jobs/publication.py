@@ -103,8 +103,7 @@ class PublicationStep(ItemStep):
             return
         if unsent:
             if self.dry_run:
-                for group in unsent:
-                    self.would_send(record, group, "the published response")
+                self.would_send(record, unsent, "the published response")
                 return
             if not claim(self.app, record):
                 self.report.later(record.key, f"copies of {record.marker}: another instance has it")

@@ -231,10 +231,7 @@ class _EditedWhileRead(fakes.FakeTracker):
 
 def test_status_moved_with_the_tasks_never_overwrites_a_persons_edit(tmp_path: Path) -> None:
     services, item_id = filed(tmp_path)
-    racing = _EditedWhileRead({"Status": "Approved"})
-    racing.items, racing.history = services.tracker.items, services.tracker.history
-    racing._version = services.tracker._version  # etags go on from the same counter
-    services.tracker = racing
+    fakes.swap_tracker(services, _EditedWhileRead({"Status": "Approved"}))
     record = services.tracker.record(item_id)
     for key in ("cc_comments", "draft"):  # Status would move to PCC approval
         services.planner.complete_by(record.tasks[key]["id"], fakes.POLICY.id)
@@ -261,9 +258,7 @@ def test_a_retitled_approval_task_still_approves_and_a_staff_task_is_read_once(
 ) -> None:
     services, item_id = filed(tmp_path)
     counting = _CountingTracker()
-    counting.items, counting.history = services.tracker.items, services.tracker.history
-    counting._version = services.tracker._version
-    services.tracker = counting
+    fakes.swap_tracker(services, counting)
     follow_up(services)  # reads the list once: nothing is approved yet
     record = services.tracker.record(item_id)
     task_id = record.tasks["approval"]["id"]
