@@ -35,6 +35,7 @@ from automation.graph.tracker_list import (
     _text,
     display_url,
     encode_fields,
+    item_etag,
 )
 from automation.graph.workspace import Workspace
 from automation.localstate import LocalState
@@ -94,7 +95,7 @@ def row_from_item(
 
     return RecommendationRow(
         item_id=item_id,
-        etag=str(item.get("eTag") or item.get("@odata.etag") or fields.get("@odata.etag") or ""),
+        etag=item_etag(item, fields),
         web_url=display_url(list_url, item, item_id),
         key=text("RecKey"),
         title=text("Title"),

@@ -47,7 +47,9 @@ __all__ = [
     "ITEM_EXPAND",
     "ItemVersion",
     "TrackerList",
+    "display_url",
     "encode_fields",
+    "item_etag",
     "record_from_item",
 ]
 
@@ -198,6 +200,11 @@ def _opt_int(value: Any) -> int | None:
         return None
 
 
+def item_etag(item: Mapping[str, Any], fields: Mapping[str, Any]) -> str:
+    """A list item's etag, wherever the answer put it (the item, or its expanded fields)."""
+    return str(item.get("eTag") or item.get("@odata.etag") or fields.get("@odata.etag") or "")
+
+
 def display_url(list_url: str, item: Mapping[str, Any], item_id: str) -> str:
     """``<list webUrl>/DispForm.aspx?ID=<id>``; the list URL from the item's when unknown."""
     base = list_url.rstrip("/")
@@ -223,7 +230,7 @@ def record_from_item(
     item_id = str(item.get("id") or fields.get("id") or "")
     return TrackerRecord(
         item_id=item_id,
-        etag=str(item.get("eTag") or item.get("@odata.etag") or fields.get("@odata.etag") or ""),
+        etag=item_etag(item, fields),
         web_url=display_url(list_url, item, item_id),
         key=str(fields.get("PublicationKey") or ""),
         title=str(fields.get("Title") or ""),
